@@ -1,0 +1,84 @@
+"""Per-API-key request counters, recorded by the core for every request made with a key.
+
+Counting in memory and writing in batches keeps a database write off every request; the
+batch is flushed every FLUSH_SECONDS, on shutdown, and before usage is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from core.models import ApiKey, ApiKeyUsage
+
+log = logging.getLogger("hub.key_usage")
+FLUSH_SECONDS = 1.0
+
+
+class KeyUsageRecorder:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[Any, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+        self._last_used: dict[Any, datetime] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+
+    def record(self, key_id: Any, endpoint: str, status: int, duration_ms: float, at: datetime) -> None:
+        counts = self._counts[(key_id, endpoint)]
+        counts[0] += 1
+        counts[1 if status < 400 else 2] += 1
+        counts[3] += duration_ms
+        self._last_used[key_id] = at
+
+    async def flush(self) -> None:
+        async with self._lock:
+            counts, self._counts = self._counts, defaultdict(lambda: [0, 0, 0, 0.0])
+            last_used, self._last_used = self._last_used, {}
+            per_key: dict[Any, int] = defaultdict(int)
+            for (key_id, endpoint), (requests, successes, failures, total_ms) in counts.items():
+                per_key[key_id] += int(requests)
+                await _add(key_id, endpoint, int(requests), int(successes), int(failures), total_ms)
+            for key_id, requests in per_key.items():
+                await ApiKey.filter(id=key_id).update(
+                    usage_count=F("usage_count") + requests, last_used_at=last_used[key_id]
+                )
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            self._task = None
+        await self.flush()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("flushing API key usage failed")
+
+
+async def _add(key_id, endpoint, requests, successes, failures, total_ms) -> None:
+    increments = dict(
+        requests=F("requests") + requests,
+        successes=F("successes") + successes,
+        failures=F("failures") + failures,
+        total_duration_ms=F("total_duration_ms") + total_ms,
+    )
+    if await ApiKeyUsage.filter(key_id=key_id, endpoint=endpoint).update(**increments):
+        return
+    try:
+        await ApiKeyUsage.create(
+            key_id=key_id, endpoint=endpoint, requests=requests, successes=successes,
+            failures=failures, total_duration_ms=total_ms,
+        )
+    except IntegrityError:  # another process created the row first
+        await ApiKeyUsage.filter(key_id=key_id, endpoint=endpoint).update(**increments)

@@ -1,0 +1,161 @@
+"""The Hub's command line (also `python hub.py ...`).
+
+    hub serve [--host H] [--port P] [--workers N]   run the HTTP server (hypercorn)
+    hub migrate                                      apply pending database migrations
+    hub makemigrations [PLUGIN ...] [--name NAME]    write migrations for changed models
+    hub create-admin --email E [--password P]       create an organization and its admin
+    hub plugins                                      list plugins and their state
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+
+def _load():
+    from core.plugins import load_plugins
+    from core.settings import load_settings
+
+    settings = load_settings()
+    manager, plugins = load_plugins(settings)
+    return settings, manager, plugins
+
+
+def _db_config(settings, manager):
+    from core.db import tortoise_config
+
+    return tortoise_config(settings.effective_database_url, manager)
+
+
+def cmd_serve(args) -> None:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    settings, _, _ = _load()  # fail here, clearly, before any worker starts
+    settings.signing_key()  # create the embedded secret once, not racily in each worker
+    if settings.auto_migrate:
+        asyncio.run(_migrate(quiet=True))
+    config = Config()
+    config.application_path = "core.asgi:app"
+    config.bind = [f"{args.host or settings.server.host}:{args.port or settings.server.port}"]
+    config.workers = args.workers or settings.server.workers
+    config.accesslog = "-" if args.access_log else None
+    config.errorlog = "-"
+    os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all workers
+    print(f"The Hub is serving on http://{config.bind[0]} with {config.workers} worker(s)", flush=True)
+    sys.exit(run(config))
+
+
+async def _migrate(quiet: bool = False) -> None:
+    from core.db import apply_migrations
+
+    settings, manager, _ = _load()
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done" and not quiet:
+            print(f"  applied {app_label}.{name}")
+
+    await apply_migrations(_db_config(settings, manager), progress=progress)
+
+
+def cmd_migrate(args) -> None:
+    asyncio.run(_migrate())
+    print("Database is up to date.")
+
+
+def cmd_makemigrations(args) -> None:
+    import tortoise.cli.cli as tortoise_cli
+
+    settings, manager, _ = _load()
+    config = _db_config(settings, manager)
+    # tortoise's CLI reads its config from a module path; hand it ours directly.
+    tortoise_cli._load_config = lambda _ctx: tortoise_cli.TortoiseConfig.resolve_args(config, None)
+    context = tortoise_cli.CLIContext(config=None, config_file=None)
+    asyncio.run(tortoise_cli.makemigrations(context, tuple(args.apps), False, args.name))
+
+
+def cmd_create_admin(args) -> None:
+    password = args.password or os.environ.get("HUB_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    asyncio.run(_create_admin(args.email, password, args.organization, args.first_name, args.last_name))
+
+
+async def _create_admin(email, password, organization, first_name, last_name) -> None:
+    from pydantic import ValidationError
+
+    from core import accounts
+    from core.db import close_database, open_database
+    from core.permissions import PermissionRegistry
+    from core.schemas import RegisterRequest
+    from core.state import Hub
+
+    try:
+        data = RegisterRequest(email=email, password=password, first_name=first_name, last_name=last_name,
+                               organization_name=organization)
+    except ValidationError as error:
+        raise SystemExit(f"error: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}")
+    settings, manager, plugins = _load()
+    await open_database(_db_config(settings, manager), migrate=True)
+    try:
+        hub = Hub(settings, manager, plugins, PermissionRegistry(), signing_key=settings.signing_key())
+        user = await accounts.register(hub, **data.model_dump())
+    except Exception as error:  # HubError carries a readable message
+        raise SystemExit(f"error: {getattr(error, 'message', error)}")
+    finally:
+        await close_database()
+    print(f"Created admin {user.email} in organization {user.org_id}")
+
+
+def cmd_plugins(args) -> None:
+    _, _, plugins = _load()
+    print(f"{'name':<20} {'version':<10} {'source':<12} {'mount':<12} hooks")
+    for info in sorted(plugins.values(), key=lambda p: p.name):
+        print(f"{info.name:<20} {info.version:<10} {info.source:<12} {info.mount or '/':<12} {', '.join(info.hooks)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="hub", description="The Hub: one server, many plugins.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+
+    make = commands.add_parser("makemigrations", help="write migrations for changed models")
+    make.add_argument("apps", nargs="*", help="plugin names (app labels); all by default")
+    make.add_argument("--name", default=None)
+    make.set_defaults(func=cmd_makemigrations)
+
+    admin = commands.add_parser("create-admin", help="create an organization and its first admin")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="or HUB_ADMIN_PASSWORD, or asked for")
+    admin.add_argument("--organization", default=None)
+    admin.add_argument("--first-name", default="Admin")
+    admin.add_argument("--last-name", default="User")
+    admin.set_defaults(func=cmd_create_admin)
+
+    commands.add_parser("plugins", help="list plugins").set_defaults(func=cmd_plugins)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("HUB_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from core.plugins import PluginError
+    from core.settings import SettingsError
+
+    try:
+        args.func(args)
+    except (SettingsError, PluginError) as error:
+        print(f"hub: cannot start: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

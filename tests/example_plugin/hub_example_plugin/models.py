@@ -1,0 +1,11 @@
+from tortoise import fields
+
+from core.models import TenantModel
+
+
+class ExampleNote(TenantModel):
+    text = fields.TextField()
+    author_id = fields.UUIDField()
+
+    class Meta:
+        table = "example_note"
