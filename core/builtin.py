@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import redis.asyncio as redis
+
 from core.db import ping
+from core.state import current_hub
 from core.hookspecs import hookimpl
 
 
@@ -32,7 +35,14 @@ def hub_health_checks(register):
         return "healthy"
 
     async def cache() -> str:
-        # In-process memory unless Redis is configured (the runtime issue adds the Redis probe).
+        redis_url = current_hub().settings.redis_url
+        if not redis_url:
+            return "healthy"  # in-process memory
+        client = redis.from_url(redis_url, socket_connect_timeout=2)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
         return "healthy"
 
     register("database", database)

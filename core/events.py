@@ -38,7 +38,7 @@ async def emit(org_id: Any, event_type: str, data: dict[str, Any], hub: Hub | No
     hub = hub or current_hub()
     event = Event(event_type, str(org_id), data)
     disabled = await hub.disabled_for_org(org_id)
-    for impl in reversed(hub.manager.hook.hub_on_event.get_hookimpls()):
+    for impl in hub.manager.hook.hub_on_event.get_hookimpls():
         plugin = hub.manager.get_name(impl.plugin)
         if plugin in disabled:
             continue

@@ -196,7 +196,7 @@ def call_each(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> l
     """
     results = []
     hook = getattr(manager.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):  # registration order
+    for impl in hook.get_hookimpls():  # registration order
         plugin_name = manager.get_name(impl.plugin)
         arguments = {}
         for argname in impl.argnames:
