@@ -112,16 +112,21 @@ async def refresh(hub: Hub, refresh_token: str) -> dict[str, Any]:
     again means it leaked, so its whole family is revoked."""
     invalid = HubError("AUTHENTICATION_FAILED", "Invalid or expired refresh token")
     token_hash = hash_token(hub.signing_key, refresh_token)
+    reused = False
     async with in_transaction():
         row = await RefreshToken.filter(token_hash=token_hash).select_for_update().first()
         if row is None or row.revoked or row.expires_at <= now():
             raise invalid
         if row.used_at is not None:
+            # Raised only after the block: an exception inside it would roll the revocation back.
             await RefreshToken.filter(family=row.family).update(revoked=True)
-            raise invalid
-        claimed = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now())
-        if not claimed:  # a concurrent refresh used it first
-            raise invalid
+            reused = True
+        else:
+            claimed = await RefreshToken.filter(id=row.id, used_at=None).update(used_at=now())
+            if not claimed:  # a concurrent refresh used it first
+                raise invalid
+    if reused:
+        raise invalid
     user = await User.filter(id=row.user_id, is_active=True).first()
     if user is None:
         raise invalid
@@ -162,11 +167,18 @@ async def create_member(hub: Hub, org_id: Any, *, email: str, first_name: str, l
 
 
 async def accept_invitation(hub: Hub, token: str, password: str) -> User:
-    user = await User.filter(invite_token_hash=hash_token(hub.signing_key, token), is_active=True).first()
+    invalid = HubError("AUTHENTICATION_FAILED", "Invalid or used invitation")
+    token_hash = hash_token(hub.signing_key, token)
+    user = await User.filter(invite_token_hash=token_hash, is_active=True).first()
     if user is None:
-        raise HubError("AUTHENTICATION_FAILED", "Invalid or used invitation")
-    user.password_hash = hash_password(password)
-    user.invite_token_hash = None
-    user.last_login_at = now()
-    await user.save(update_fields=["password_hash", "invite_token_hash", "last_login_at"])
+        raise invalid
+    values = {"password_hash": hash_password(password), "invite_token_hash": None, "last_login_at": now()}
+    # Claim the token atomically: of concurrent acceptances, only one may set the password.
+    claimed = await User.filter(id=user.id, invite_token_hash=token_hash, is_active=True).update(
+        **values, updated_at=now()
+    )
+    if not claimed:
+        raise invalid
+    for name, value in values.items():
+        setattr(user, name, value)
     return user

@@ -156,7 +156,10 @@ def _install_request_hooks(app: Quart, hub: Hub) -> None:
 
 def _require_json_body() -> None:
     """A body sent to a JSON route must say it is JSON (else 415, not a confusing 400)."""
-    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length or request.is_json:
+    if request.method not in ("POST", "PUT", "PATCH") or request.is_json:
+        return
+    # Chunked bodies have no Content-Length, so a declared non-JSON type counts too.
+    if not request.content_length and not request.headers.get("Content-Type"):
         return
     view = current_app.view_functions.get(request.endpoint or "")
     expects = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)

@@ -167,5 +167,13 @@ def install_error_handlers(app: Quart) -> None:
 
 
 class HubRequest(Request):
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:  # "[[[[..." nested too deeply: the client's mistake, not a 500
+            if silent:
+                return None
+            return self.on_json_loading_failed(ValueError("JSON nested too deeply"))
+
     def on_json_loading_failed(self, error: Exception):
         raise HubError("VALIDATION_ERROR", "Malformed JSON body", {"field": "body", "reason": str(error)})

@@ -44,7 +44,12 @@ class Page:
         return response
 
 
-def _int_param(name: str, default: int, minimum: int) -> int:
+# The largest OFFSET the databases take (a signed 64-bit integer); beyond it SQLite and
+# PostgreSQL fail, which must be the client's 400, not a 500.
+MAX_OFFSET = 2**63 - 1
+
+
+def _int_param(name: str, default: int, minimum: int, maximum: int | None = MAX_OFFSET) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -54,16 +59,18 @@ def _int_param(name: str, default: int, minimum: int) -> int:
         raise validation_error(name, "must be an integer") from None
     if value < minimum:
         raise validation_error(name, f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise validation_error(name, f"must be at most {maximum}")
     return value
 
 
 def paginate(style: str = "offset", default_limit: int | None = None) -> Page:
     settings = current_hub().settings.pagination
-    limit = min(_int_param("limit", default_limit or settings.default_limit, 1), settings.max_limit)
+    limit = min(_int_param("limit", default_limit or settings.default_limit, 1, None), settings.max_limit)
     if style == "skip":
         return Page(_int_param("skip", 0, 0), limit)
     if style == "offset":
         return Page(_int_param("offset", 0, 0), limit)
     if style == "page":
-        return Page((_int_param("page", 1, 1) - 1) * limit, limit)
+        return Page((_int_param("page", 1, 1, MAX_OFFSET // limit + 1) - 1) * limit, limit)
     raise ValueError(f"unknown pagination style {style!r}")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 
 class StrictModel(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 Role = Literal["admin", "developer", "member", "viewer"]
+# Names are trimmed; passwords never are (a trailing space is part of the secret).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LongName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Field(min_length=8, max_length=256)
 
 
@@ -25,9 +28,9 @@ Password = Field(min_length=8, max_length=256)
 class RegisterRequest(StrictModel):
     email: EmailStr
     password: str = Password
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    organization_name: str | None = Field(default=None, min_length=1, max_length=200)
+    first_name: Name
+    last_name: Name
+    organization_name: LongName | None = None
 
 
 class LoginRequest(StrictModel):
@@ -105,7 +108,7 @@ class TenantResponse(BaseModel):
 
 
 class TenantUpdate(StrictModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: LongName | None = None
     settings: dict | None = None
 
 
@@ -129,10 +132,10 @@ class MemberList(BaseModel):
 
 class MemberCreate(StrictModel):
     email: EmailStr
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: Name
+    last_name: Name
     role: Role = "viewer"
-    password: str | None = Password
+    password: str | None = Field(default=None, min_length=8, max_length=256)  # none: an invitation
 
 
 class MemberUpdate(StrictModel):
@@ -145,13 +148,13 @@ Scope = Field(min_length=1, max_length=100)
 
 
 class KeyCreate(StrictModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     scopes: list[str] = Field(default_factory=lambda: ["read"], min_length=1, max_length=50)
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class KeyUpdate(StrictModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
     scopes: list[str] | None = Field(default=None, min_length=1, max_length=50)
     is_active: bool | None = None
     expires_days: int | None = Field(default=None, ge=1, le=3650)
@@ -187,7 +190,7 @@ class KeyUsage(BaseModel):
 class ApiKeyCreate(StrictModel):
     """Seed 003's form: `permissions` are the key's scopes."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     permissions: list[str] = Field(default_factory=lambda: ["read"], min_length=1, max_length=50)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -147,7 +148,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("HUB_CONFIG") or DEFAULT_CONFIG_FILE)
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        if os.environ.get("HUB_CONFIG") and not toml_file.is_file():
+            raise SettingsError(f"invalid setting HUB_CONFIG: no such file {str(toml_file)!r}")
+        try:
+            toml_settings = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise SettingsError(f"invalid config file {str(toml_file)!r}: {error}") from None
+        return (init_settings, env_settings, toml_settings)
 
     # -- derived values ---------------------------------------------------------------------
 

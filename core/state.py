@@ -17,6 +17,7 @@ from core.plugins import CORE_PLUGIN, HubPluginManager, PluginInfo
 from core.settings import Settings
 
 PLUGIN_STATE_TTL_SECONDS = 2.0
+PLUGIN_STATE_CACHE_SIZE = 10_000
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Hub:
         names = frozenset(
             await PluginState.filter(org_id=org_id, enabled=False).values_list("plugin", flat=True)
         )
+        if len(self._disabled_cache) >= PLUGIN_STATE_CACHE_SIZE:
+            self._disabled_cache.clear()  # entries live 2 s anyway; this only bounds memory
         self._disabled_cache[org_id] = (time.monotonic() + PLUGIN_STATE_TTL_SECONDS, names)
         return names
 

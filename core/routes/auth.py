@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart_schema import document_request, validate_request, validate_response
 
 from core import accounts
 from core.auth import current_principal, public, require
+from core.errors import HubError
 from core.models import User
 from core.schemas import (
     AcceptInvitationRequest,
@@ -47,32 +48,65 @@ async def register(data: RegisterRequest):
     return UserResponse(**user_body(hub, user)), 201
 
 
+# The seed-003 paths (/api/v1/...) get views of their own: one view on two paths would
+# give two OpenAPI operations the same operationId.
+
+
 @bp.post("/api/auth/login")
-@bp.post("/api/v1/auth/login")
 @public
 @validate_request(LoginRequest)
 @validate_response(LoginResponse)
 async def login(data: LoginRequest):
+    return await _login(data)
+
+
+@bp.post("/api/v1/auth/login")
+@public
+@validate_request(LoginRequest)
+@validate_response(LoginResponse)
+async def login_v1(data: LoginRequest):
+    return await _login(data)
+
+
+async def _login(data: LoginRequest) -> LoginResponse:
     hub = current_hub()
     return await login_body(hub, await accounts.login(hub, data.email, data.password))
 
 
 @bp.post("/api/auth/refresh")
-@bp.post("/api/v1/auth/refresh")
 @public
 @validate_request(RefreshRequest)
 @validate_response(RefreshResponse)
 async def refresh(data: RefreshRequest):
+    return await _refresh(data)
+
+
+@bp.post("/api/v1/auth/refresh")
+@public
+@validate_request(RefreshRequest)
+@validate_response(RefreshResponse)
+async def refresh_v1(data: RefreshRequest):
+    return await _refresh(data)
+
+
+async def _refresh(data: RefreshRequest) -> RefreshResponse:
     return RefreshResponse(**await accounts.refresh(current_hub(), data.refresh_token))
 
 
 @bp.post("/api/auth/logout")
 @require("profile.read", allow_api_keys=False)
+@document_request(LogoutRequest)  # optional body, read by hand below
 async def logout():
     from quart import request
 
-    body = await request.get_json(silent=True) if request.content_length else None
-    data = LogoutRequest.model_validate(body or {})
+    # Whether a body came is known from the body itself: a chunked request has no
+    # Content-Length, and silently ignoring its refresh_token would leave that token alive.
+    body = None
+    if (await request.get_data()).strip():
+        if not request.is_json:
+            raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
+        body = await request.get_json()  # malformed JSON: 400 VALIDATION_ERROR
+    data = LogoutRequest.model_validate(body if body is not None else {})
     await accounts.logout(current_hub(), current_principal().token, data.refresh_token)
     return "", 204
 

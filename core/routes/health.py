@@ -22,6 +22,11 @@ STATUS_ORDER = ("healthy", "degraded", "unhealthy")
 async def _run_check(check) -> str:
     try:
         result = await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the request itself is being cancelled
+        return "unhealthy"  # a check that leaked a cancellation must not blank out /health
     except Exception:
         return "unhealthy"
     return result if result in STATUS_ORDER else "unhealthy"

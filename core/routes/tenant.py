@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
+from tortoise.transactions import in_transaction
 
 from core import accounts
 from core.auth import current_principal, require
 from core.errors import HubError, not_found
-from core.models import Organization, User
+from core.models import ApiKey, Organization, User
 from core.pagination import paginate
 from core.schemas import MemberCreate, MemberList, MemberResponse, MemberUpdate, TenantResponse, TenantUpdate
+from core.security import now
 from core.state import current_hub
 
 bp = Blueprint("core_tenant", __name__)
@@ -89,6 +91,13 @@ async def add_member(data: MemberCreate):
     return member_body(user, invite_token), 201
 
 
+async def _lock_organization() -> None:
+    """Serialise role changes and removals within one organization (call inside a
+    transaction): otherwise two admins demoting each other at once both see a second
+    admin, and the organization is left with none."""
+    await Organization.filter(id=current_principal().org_id).select_for_update().first()
+
+
 async def _ensure_an_admin_remains(user: User) -> None:
     if user.role == "admin" and await _members().filter(role="admin").count() <= 1:
         raise HubError("CONFLICT", "An organization must keep at least one admin", {"field": "role"})
@@ -99,23 +108,31 @@ async def _ensure_an_admin_remains(user: User) -> None:
 @validate_request(MemberUpdate)
 @validate_response(MemberResponse)
 async def change_role(user_id: str, data: MemberUpdate):
-    user = await _member(user_id)
-    if data.role != "admin":
-        await _ensure_an_admin_remains(user)
-    user.role = data.role
-    await user.save(update_fields=["role", "updated_at"])
+    async with in_transaction():
+        await _lock_organization()
+        user = await _member(user_id)
+        if data.role != "admin":
+            await _ensure_an_admin_remains(user)
+        user.role = data.role
+        await user.save(update_fields=["role", "updated_at"])
     return member_body(user)
 
 
 @bp.delete("/api/v1/tenant/members/<user_id>")
 @require("members.manage", allow_api_keys=False)
 async def remove_member(user_id: str):
-    user = await _member(user_id)
-    await _ensure_an_admin_remains(user)
-    user.is_active = False
-    # The email is freed for a later registration; the row stays for audit and ownership.
-    user.email = f"removed+{user.id.hex}@{user.email.rsplit('@', 1)[-1]}"[:254]
-    await user.save(update_fields=["is_active", "email", "updated_at"])
+    async with in_transaction():
+        await _lock_organization()
+        user = await _member(user_id)
+        await _ensure_an_admin_remains(user)
+        user.is_active = False
+        # The email is freed for a later registration; the row stays for audit and ownership.
+        user.email = f"removed+{user.id.hex}@{user.email.rsplit('@', 1)[-1]}"[:254]
+        await user.save(update_fields=["is_active", "email", "updated_at"])
+        # Their keys die with the membership; say so rather than list them as "active".
+        await ApiKey.for_org(user.org_id).filter(user_id=user.id, revoked_at=None).update(
+            is_active=False, revoked_at=now()
+        )
     await accounts.revoke_all_sessions(user.id)
     return "", 204
 

@@ -425,6 +425,7 @@ async def test_delete_revokes(client, admin):
     assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
     assert body["error"]["details"]["field"] == "is_active"
     response, body = await call(client, "put", path, admin.headers, json={"expires_days": 30, "scopes": ["admin"]})
+    assert response.status_code in (200, 400), body
     response, _ = await call(client, "get", "/api/v1/tenant", key_headers(created["key"]))
     assert response.status_code == 401
     response, body = await call(client, "get", path, admin.headers)
@@ -478,6 +479,29 @@ async def test_key_scope_is_intersected_with_owner_role(client, admin):
     assert body["name"] == "Acme"
 
 
+async def test_permission_and_wildcard_scopes(client, admin):
+    exact = (await create_key(client, admin, ["tenant.read"]))["key"]
+    response, _ = await call(client, "get", "/api/v1/tenant", key_headers(exact))
+    assert response.status_code == 200
+    response, body = await call(client, "get", "/api/v1/tenant/members", key_headers(exact))
+    assert_error(response.status_code, body, 403, "FORBIDDEN")  # members.read was not granted
+    response, body = await call(client, "put", "/api/v1/tenant", key_headers(exact), json={"name": "x"})
+    assert_error(response.status_code, body, 403, "FORBIDDEN")
+
+    wildcard = await create_key(client, admin, ["tenant.*"])
+    assert wildcard["scopes"] == ["tenant.*"]
+    response, body = await call(client, "put", "/api/v1/tenant", key_headers(wildcard["key"]), json={"name": "Wild"})
+    assert response.status_code == 200, body
+    response, body = await call(client, "get", "/api/v1/tenant/members", key_headers(wildcard["key"]))
+    assert_error(response.status_code, body, 403, "FORBIDDEN")
+
+    for scopes, field in [(["nope.*"], "scopes.0"), (["read", "*"], "scopes.1"), (["tenant.rea"], "scopes.0"),
+                          (["READ"], "scopes.0")]:
+        response, body = await call(client, "post", "/api/v1/keys", admin.headers, json={"name": "x", "scopes": scopes})
+        assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
+        assert body["error"]["details"]["field"] == field, (scopes, body)
+
+
 async def test_admin_scope_key_of_admin_can_manage_tenant(client, admin):
     key = (await create_key(client, admin, ["admin"]))["key"]
     response, body = await call(client, "put", "/api/v1/tenant", key_headers(key), json={"settings": {"a": 1}})
@@ -519,6 +543,11 @@ async def test_removed_owner_key_stops_working(client, admin):
     assert response.status_code == 204
     response, body = await call(client, "get", "/api/v1/tenant", key_headers(key))
     assert_error(response.status_code, body, 401, "AUTHENTICATION_FAILED")
+    # ...and the listing says so, rather than calling the dead key "active".
+    response, body = await call(client, "get", "/api/v1/keys", admin.headers)
+    assert [k["status"] for k in body if k["user_id"] == developer.user_id] == ["revoked"]
+    response, body = await call(client, "get", "/api/v1/api-keys", admin.headers)
+    assert [k["status"] for k in body["keys"]] == ["revoked"]
 
 
 # -- usage -------------------------------------------------------------------------------------

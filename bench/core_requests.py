@@ -1,0 +1,134 @@
+"""Requests/s and latency of the core's request path, served by a real `hub serve`.
+
+Compares, in one run on one server: a public route with no database access (/healthz),
+a JWT-authenticated tenant read, and the same read with an API key (hash lookup + usage
+recording). Prints a table and writes bench/results/core_requests.json.
+
+    .venv/bin/python bench/core_requests.py [--requests 2000] [--concurrency 32] [--workers 1]
+    HUB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/core_requests.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def measure(client: httpx.AsyncClient, path: str, headers: dict, total: int, concurrency: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        nonlocal errors
+        for _ in queue:
+            started = time.perf_counter()
+            response = await client.get(path, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            errors += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": total,
+        "errors": errors,
+        "requests_per_second": round(total / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+    }
+
+
+async def run(args) -> dict:
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="hub-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") or k == "HUB_DATABASE_URL"}
+    env.update(HUB_DATA_DIR=data_dir, HUB_SECRET_KEY="bench-secret-" + "x" * 32, HUB_LOG_LEVEL="WARNING")
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "hub.py"), "serve", "--port", str(port), "--workers", str(args.workers)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        limits = httpx.Limits(max_connections=args.concurrency)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+            await client.post("/api/auth/register", json={"email": email, "password": "benchmark-pass",
+                                                          "first_name": "B", "last_name": "M"})
+            tokens = (await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})).json()
+            jwt_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            key = (await client.post("/api/v1/keys", headers=jwt_headers, json={"name": "bench", "scopes": ["read"]})).json()
+            key_headers = {"X-API-Key": key["key"]}
+            started = time.perf_counter()
+            for _ in range(5):
+                await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})
+            login_ms = (time.perf_counter() - started) / 5 * 1000
+            results = {}
+            for name, path, headers in [
+                ("public /healthz", "/healthz", {}),
+                ("JWT GET /api/v1/tenant", "/api/v1/tenant", jwt_headers),
+                ("API key GET /api/v1/tenant", "/api/v1/tenant", key_headers),
+            ]:
+                await measure(client, path, headers, min(200, args.requests), args.concurrency)  # warm-up
+                results[name] = await measure(client, path, headers, args.requests, args.concurrency)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return {
+        "database": os.environ.get("HUB_DATABASE_URL", "sqlite (embedded)").split("@")[-1],
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "login_ms_sequential": round(login_ms, 1),
+        "routes": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    report = asyncio.run(run(args))
+    print(f"database={report['database']} workers={report['workers']} concurrency={report['concurrency']}")
+    print(f"login (argon2 verify + token issue), sequential: {report['login_ms_sequential']} ms")
+    print(f"{'route':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    base = report["routes"]["public /healthz"]["requests_per_second"]
+    for name, row in report["routes"].items():
+        print(f"{name:<30} {row['requests_per_second']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['errors']:>6}"
+              f"   ({row['requests_per_second'] / base:.2f}x of public)")
+    out = ROOT / "bench" / "results" / "core_requests.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

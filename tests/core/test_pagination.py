@@ -1,0 +1,239 @@
+"""Pagination (core/pagination.py) through real list routes: `/api/v1/keys` (skip/limit,
+seed 002), `/api/v1/tenant/members` and `/api/example/notes` (limit/offset, seed 004)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from core.errors import HubError
+from core.pagination import Page, paginate
+from tests.helpers import add_member, assert_error, create_key, register_and_login
+
+
+def page_headers(response) -> tuple[int, int, int]:
+    return (
+        int(response.headers["X-Total-Count"]),
+        int(response.headers["X-Page"]),
+        int(response.headers["X-Per-Page"]),
+    )
+
+
+async def get_ok(client, account, url):
+    response = await client.get(url, headers=account.headers)
+    body = await response.get_json()
+    assert response.status_code == 200, body
+    return response, body
+
+
+async def make_notes(account, count: int) -> None:
+    """Rows straight into the example plugin's table: quicker than `count` POSTs."""
+    from hub_example_plugin.models import ExampleNote
+
+    await ExampleNote.bulk_create([
+        ExampleNote(org_id=uuid.UUID(account.org_id), author_id=uuid.UUID(account.user_id), text=f"note {i:04d}")
+        for i in range(count)
+    ])
+
+
+@pytest.fixture(scope="module")
+async def reader(app):
+    """One account for the read-only checks (registering costs a password hash)."""
+    return await register_and_login(app.test_client())
+
+
+# -- skip / limit -------------------------------------------------------------------------------
+
+
+async def test_keys_skip_and_limit(client, admin):
+    for _ in range(5):
+        await create_key(client, admin)
+    response, everything = await get_ok(client, admin, "/api/v1/keys")
+    assert page_headers(response)[0] == 5
+    assert len(everything) == 5
+
+    seen = []
+    for skip, expected_len, expected_page in ((0, 2, 1), (2, 2, 2), (4, 1, 3)):
+        response, body = await get_ok(client, admin, f"/api/v1/keys?skip={skip}&limit=2")
+        assert len(body) == expected_len
+        assert page_headers(response) == (5, expected_page, 2)
+        seen += [key["id"] for key in body]
+    assert seen == [key["id"] for key in everything]  # pages tile the list, in order, no repeats
+
+
+async def test_keys_default_limit_is_capped(client, admin, settings):
+    await create_key(client, admin)
+    response, _ = await get_ok(client, admin, "/api/v1/keys")
+    assert page_headers(response)[2] == min(100, settings.pagination.max_limit)
+
+
+async def test_total_counts_only_the_callers_organization(client, admin, other_admin):
+    for _ in range(3):
+        await create_key(client, other_admin)
+    await create_key(client, admin)
+    response, body = await get_ok(client, admin, "/api/v1/keys")
+    assert page_headers(response)[0] == 1 and len(body) == 1
+
+
+async def test_api_keys_seed_003_list_uses_offset(client, admin):
+    for _ in range(3):
+        await create_key(client, admin)
+    response, body = await get_ok(client, admin, "/api/v1/api-keys?limit=2&offset=2")
+    assert len(body["keys"]) == 1
+    assert page_headers(response) == (3, 2, 2)
+
+
+# -- limit / offset -----------------------------------------------------------------------------
+
+
+async def test_members_limit_and_offset(client, admin):
+    await add_member(client, admin, "developer")
+    await add_member(client, admin, "viewer")
+    response, body = await get_ok(client, admin, "/api/v1/tenant/members?limit=2")
+    assert len(body["members"]) == 2 and body["total"] == 3
+    assert page_headers(response) == (3, 1, 2)
+    first_page = [m["id"] for m in body["members"]]
+    response, body = await get_ok(client, admin, "/api/v1/tenant/members?limit=2&offset=2")
+    assert len(body["members"]) == 1 and body["total"] == 3
+    assert page_headers(response) == (3, 2, 2)
+    assert body["members"][0]["id"] not in first_page
+
+
+async def test_notes_limit_offset_and_default(client, admin, settings):
+    await make_notes(admin, 7)
+    response, body = await get_ok(client, admin, "/api/example/notes?limit=3&offset=3")
+    assert [n["text"] for n in body["notes"]] == ["note 0003", "note 0004", "note 0005"]
+    assert body["total"] == 7
+    assert page_headers(response) == (7, 2, 3)
+    response, body = await get_ok(client, admin, "/api/example/notes")
+    assert len(body["notes"]) == 7
+    assert page_headers(response) == (7, 1, settings.pagination.default_limit)
+
+
+async def test_unaligned_offset_reports_the_page_it_starts_in(client, admin):
+    await make_notes(admin, 7)
+    response, body = await get_ok(client, admin, "/api/example/notes?limit=3&offset=4")
+    assert [n["text"] for n in body["notes"]] == ["note 0004", "note 0005", "note 0006"]
+    assert page_headers(response) == (7, 2, 3)
+
+
+async def test_limit_is_capped_at_max_limit(client, admin, settings):
+    max_limit = settings.pagination.max_limit
+    await make_notes(admin, max_limit + 5)
+    for limit in (max_limit + 1, 10_000, 10**30):
+        response, body = await get_ok(client, admin, f"/api/example/notes?limit={limit}")
+        assert len(body["notes"]) == max_limit
+        assert page_headers(response) == (max_limit + 5, 1, max_limit)
+    response, body = await get_ok(client, admin, f"/api/example/notes?limit={max_limit}&offset={max_limit}")
+    assert len(body["notes"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("url", "items"),
+    [
+        ("/api/example/notes?offset=1000", "notes"),
+        ("/api/v1/tenant/members?offset=50", "members"),
+        ("/api/v1/keys?skip=1000", None),
+    ],
+)
+async def test_offset_past_the_end_is_empty_with_total(client, admin, url, items):
+    await make_notes(admin, 2)
+    await create_key(client, admin)
+    response, body = await get_ok(client, admin, url)
+    listed = body[items] if items else body
+    assert listed == []
+    total = page_headers(response)[0]
+    assert total == {"notes": 2, "members": 1, None: 1}[items]
+    if items and "total" in body:
+        assert body["total"] == total
+
+
+async def test_offset_at_the_largest_integer_is_still_empty(client, admin):
+    await make_notes(admin, 1)
+    response, body = await get_ok(client, admin, f"/api/example/notes?offset={2**63 - 1}")
+    assert body["notes"] == [] and body["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/example/notes?offset=100000000000000000000000000000", "offset"),
+        ("/api/v1/keys?skip=99999999999999999999999", "skip"),
+        ("/api/v1/tenant/members?offset=9223372036854775808", "offset"),
+    ],
+)
+async def test_offset_beyond_any_database_is_400_not_500(client, reader, url, field):
+    response = await client.get(url, headers=reader.headers)
+    body = await response.get_json()
+    assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
+    assert body["error"]["details"]["field"] == field
+
+
+# -- bad values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/keys?limit=abc", "limit"),
+        ("/api/v1/keys?limit=0", "limit"),
+        ("/api/v1/keys?limit=-5", "limit"),
+        ("/api/v1/keys?limit=2.5", "limit"),
+        ("/api/v1/keys?skip=-1", "skip"),
+        ("/api/v1/keys?skip=one", "skip"),
+        ("/api/v1/tenant/members?limit=0", "limit"),
+        ("/api/v1/tenant/members?offset=-1", "offset"),
+        ("/api/v1/tenant/members?offset=1e3", "offset"),
+        ("/api/example/notes?limit=ten", "limit"),
+        ("/api/example/notes?limit=-1", "limit"),
+        ("/api/example/notes?offset=x", "offset"),
+    ],
+)
+async def test_bad_values_are_400_naming_the_parameter(client, reader, url, field):
+    response = await client.get(url, headers=reader.headers)
+    body = await response.get_json()
+    assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
+    assert body["error"]["details"]["field"] == field
+    assert body["error"]["details"]["reason"]
+    assert "X-Total-Count" not in response.headers
+
+
+async def test_empty_values_mean_the_defaults(client, admin, settings):
+    await make_notes(admin, 2)
+    response, body = await get_ok(client, admin, "/api/example/notes?limit=&offset=")
+    assert len(body["notes"]) == 2
+    assert page_headers(response) == (2, 1, settings.pagination.default_limit)
+
+
+# -- the helper's page style (no route uses it yet) ---------------------------------------------
+
+
+async def test_page_style(app):
+    async with app.test_request_context("/anything", query_string={"page": "3", "limit": "10"}):
+        page = paginate("page")
+    assert page == Page(offset=20, limit=10)
+    assert page.number == 3
+    assert page.has_more(31) and not page.has_more(30)
+    assert page.info(31) == {"limit": 10, "offset": 20, "hasMore": True}
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x", str(2**63)])
+async def test_bad_page_is_400_naming_page(app, value):
+    async with app.test_request_context("/anything", query_string={"page": value, "limit": "10"}):
+        with pytest.raises(HubError) as caught:
+            paginate("page")
+    assert caught.value.code == "VALIDATION_ERROR"
+    assert caught.value.details["field"] == "page"
+
+
+async def test_page_style_respects_max_limit(app, settings):
+    async with app.test_request_context("/anything", query_string={"page": "2", "limit": "100000"}):
+        page = paginate("page")
+    assert page == Page(offset=settings.pagination.max_limit, limit=settings.pagination.max_limit)
+
+
+async def test_unknown_style_is_a_programming_error(app):
+    async with app.test_request_context("/anything"):
+        with pytest.raises(ValueError):
+            paginate("cursor")
