@@ -1,6 +1,7 @@
 """The Hub's command line (also `python hub.py ...`).
 
     hub serve [--host H] [--port P] [--workers N]   run the HTTP server (hypercorn)
+    hub worker [--processes N] [--threads T]         run background jobs (needs HUB_REDIS_URL)
     hub migrate                                      apply pending database migrations
     hub makemigrations [PLUGIN ...] [--name NAME]    write migrations for changed models
     hub create-admin --email E [--password P]       create an organization and its admin
@@ -47,8 +48,34 @@ def cmd_serve(args) -> None:
     config.accesslog = "-" if args.access_log else None
     config.errorlog = "-"
     os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all workers
+    from core.observability import prepare_serve
+
+    prepare_serve(settings, config)  # shared metrics directory and JSON logs for the workers
     print(f"The Hub is serving on http://{config.bind[0]} with {config.workers} worker(s)", flush=True)
     sys.exit(run(config))
+
+
+def cmd_worker(args) -> None:
+    """A master that keeps N worker processes running (each: the Hub app without HTTP,
+    T jobs at once) and stops them on SIGTERM/SIGINT: send those to the master only."""
+    from core import jobs
+    from core.settings import SettingsError
+
+    if args.child:
+        sys.exit(jobs.run_worker_process(args.threads))
+    settings, _, _ = _load()
+    if not settings.redis_url:
+        raise SettingsError(
+            "hub worker needs redis_url (HUB_REDIS_URL); without Redis, `hub serve` runs jobs in process"
+        )
+    settings.signing_key()  # create the embedded secret once, not racily in each process
+    if settings.auto_migrate:
+        asyncio.run(_migrate(quiet=True))
+    os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all processes
+    processes = args.processes or settings.jobs.worker_processes
+    threads = args.threads or settings.jobs.worker_threads
+    command = [sys.executable, os.path.abspath(__file__), "worker", "--child", "--threads", str(threads)]
+    sys.exit(jobs.supervise(processes, command, settings.jobs.shutdown_grace_seconds))
 
 
 async def _migrate(quiet: bool = False) -> None:
@@ -117,6 +144,12 @@ def cmd_plugins(args) -> None:
         print(f"{info.name:<20} {info.version:<10} {info.source:<12} {info.mount or '/':<12} {', '.join(info.hooks)}")
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {value!r})")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hub", description="The Hub: one server, many plugins.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +160,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", type=int)
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run background jobs from Redis (HUB_REDIS_URL)")
+    worker.add_argument("--processes", type=_positive, help="worker processes (default [jobs] worker_processes)")
+    worker.add_argument("--threads", type=_positive, help="jobs run at once per process (default [jobs] worker_threads)")
+    worker.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    worker.set_defaults(func=cmd_worker)
 
     commands.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
 

@@ -64,7 +64,9 @@ async def run(args) -> dict:
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="hub-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") or k == "HUB_DATABASE_URL"}
-    env.update(HUB_DATA_DIR=data_dir, HUB_SECRET_KEY="bench-secret-" + "x" * 32, HUB_LOG_LEVEL="WARNING")
+    # Rate limits off: one client on one address would be throttled, which is not what this measures.
+    env.update(HUB_DATA_DIR=data_dir, HUB_SECRET_KEY="bench-secret-" + "x" * 32, HUB_LOG_LEVEL="WARNING",
+               HUB_RATE_LIMITS__ENABLED="false")
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "hub.py"), "serve", "--port", str(port), "--workers", str(args.workers)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

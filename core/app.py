@@ -8,10 +8,12 @@ import time
 import uuid
 from typing import Any, Iterable
 
+import redis.asyncio as redis
 from quart import Quart, current_app, g, request
 from quart_schema import DataSource, QuartSchema
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
+from core import jobs, metering, observability, ratelimit, versioning, webhooks, websocket
 from core.db import close_database, open_database, tortoise_config
 from core.errors import HubError, HubRequest, install_error_handlers
 from core.functions import registrar as function_registrar
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     QuartSchema(
         app,
         info={"title": "The Hub", "version": HUB_VERSION},
+        # Models with an alias generator (camelCase plugins such as crm) answer in their aliases.
+        pydantic_dump_options={"by_alias": True},
         security_schemes={
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT or API key"},
             "apiKeyHeader": {"type": "apiKey", "name": "X-API-Key", "in_": "header"},
@@ -48,6 +52,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     install_error_handlers(app)
     _install_request_hooks(app, hub)
     _collect_contributions(hub)
+    for runtime in (observability, versioning, ratelimit, metering, jobs, websocket, webhooks):
+        runtime.install(app, hub)
     _mount_routes(app, hub)
     _check_routes(app, hub)
     _install_lifecycle(app, hub)
@@ -171,6 +177,8 @@ def _install_lifecycle(app: Quart, hub: Hub) -> None:
     @app.before_serving
     async def _startup() -> None:
         await open_database(hub.extensions["db_config"], migrate=hub.settings.auto_migrate)
+        if hub.settings.redis_url:
+            hub.redis = redis.from_url(hub.settings.redis_url, socket_connect_timeout=2)
         hub.extensions["key_usage"].start()
         for _, result in call_each(hub.manager, "hub_startup", app=app):
             if hasattr(result, "__await__"):
@@ -184,4 +192,6 @@ def _install_lifecycle(app: Quart, hub: Hub) -> None:
                     await result
             await hub.extensions["key_usage"].stop()
         finally:
+            if hub.redis is not None:
+                await hub.redis.aclose()
             await close_database()

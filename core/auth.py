@@ -58,6 +58,8 @@ def require(permission: str, *, allow_api_keys: bool = True) -> Callable:
                 raise HubError(
                     "FORBIDDEN", "Insufficient permissions", {"permission": permission, "role": principal.role}
                 )
+            for guard in current_hub().request_guards:  # rate limits, quotas
+                await guard(principal)
             return await view(*args, **kwargs)
 
         setattr(wrapper, ACCESS_ATTRIBUTE, ("permission", permission))

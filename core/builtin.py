@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from core.db import ping
 from core.state import current_hub
 from core.hookspecs import hookimpl
@@ -11,9 +9,9 @@ from core.hookspecs import hookimpl
 
 @hookimpl
 def hub_routes():
-    from core.routes import auth, health, keys, plugins, tenant
+    from core.routes import auth, health, jobs, keys, plugins, tenant, usage, webhooks, ws
 
-    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp]
+    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp, webhooks.bp, jobs.bp, usage.bp, ws.bp]
 
 
 @hookimpl
@@ -26,6 +24,18 @@ def hub_permissions(register):
     register("keys.manage", "Create and manage one's own API keys", "write")
     register("keys.admin", "Manage every API key of the organization", "admin")
     register("plugins.manage", "Switch plugins on and off for the organization", "admin")
+    register("webhooks.manage", "Register and inspect the organization's webhooks", "admin")
+    register("jobs.read", "See the organization's background jobs", "read")
+    register("jobs.manage", "Cancel the organization's background jobs", "write")
+    register("usage.read", "See the organization's usage and quotas", "read")
+    register("events.read", "Receive the organization's events over WebSocket", "read")
+
+
+@hookimpl
+def hub_jobs(register):
+    from core import webhooks
+
+    webhooks.register_jobs(register)
 
 
 @hookimpl
@@ -38,11 +48,7 @@ def hub_health_checks(register):
         redis_url = current_hub().settings.redis_url
         if not redis_url:
             return "healthy"  # in-process memory
-        client = redis.from_url(redis_url, socket_connect_timeout=2)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
+        await current_hub().redis.ping()
         return "healthy"
 
     register("database", database)

@@ -2,7 +2,8 @@
 
 Every plugin enabled for that organization gets it through `hub_on_event`. A failing
 handler is logged and counted; it neither fails the emitter nor stops the others.
-(WebSocket fan-out and signed webhooks subscribe here too: see the runtime issue.)
+Then the event goes to the Hub's sinks (WebSocket fan-out, signed webhooks), again
+without letting one failure reach the emitter.
 """
 
 from __future__ import annotations
@@ -49,4 +50,10 @@ async def emit(org_id: Any, event_type: str, data: dict[str, Any], hub: Hub | No
         except Exception:
             hub.extensions["event_handler_failures"] = hub.extensions.get("event_handler_failures", 0) + 1
             log.exception("event handler of plugin %s failed on %s", plugin, event_type)
+    for sink in hub.event_sinks:
+        try:
+            await sink(event)
+        except Exception:
+            hub.extensions["event_sink_failures"] = hub.extensions.get("event_sink_failures", 0) + 1
+            log.exception("event sink %s failed on %s", getattr(sink, "__qualname__", sink), event_type)
     return event

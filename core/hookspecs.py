@@ -101,6 +101,39 @@ def hub_shutdown(app: Quart) -> Awaitable[None] | None:
     """Run when the server stops serving, before the database closes."""
 
 
+@hookspec
+def hub_jobs(register: Callable[..., None]) -> None:
+    """Declare job types: `register(name, func, max_attempts=3, timeout_seconds=None)` where
+    `func` is `async def func(ctx: core.jobs.JobContext, payload: dict) -> dict | None`.
+
+    Jobs are enqueued with `core.jobs.enqueue(org_id, name, payload)`; each is a database
+    row first, runs on a dramatiq worker, reports progress with `await ctx.progress(pct)`.
+    """
+
+
+@hookspec
+def hub_rate_limits(plan: str) -> dict[str, dict] | None:
+    """Override rate-limit rules for organizations on `plan`:
+    `{"/api/leads*": {"requests_per_minute": 600, "burst_size": 50, "scope": "organization"}}`.
+    Later plugins win over earlier ones, and every plugin over `[rate_limits]` in config.
+    """
+
+
+@hookspec
+def hub_plan_limits(plan: str) -> dict[str, int] | None:
+    """Quota limits for organizations on `plan`, per metered unit and month:
+    `{"api_calls": 2_000_000, "ai_tokens": 5_000_000}`. Over a limit: 429 QUOTA_EXCEEDED.
+    """
+
+
+@hookspec
+def hub_api_versions(register: Callable[..., None]) -> None:
+    """Declare dated API versions (the `API-Version` header):
+    `register(version, transform_request=None, transform_response=None, paths=None)`;
+    transformers take and return JSON data, `paths` limits them to URL patterns.
+    """
+
+
 def all_hook_names() -> list[str]:
     return sorted(name for name, value in globals().items() if name.startswith("hub_") and callable(value))
 

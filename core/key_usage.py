@@ -7,7 +7,6 @@ batch is flushed every FLUSH_SECONDS, on shutdown, and before usage is read.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -15,18 +14,20 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
+from core.batching import PeriodicFlush
 from core.models import ApiKey, ApiKeyUsage
 
-log = logging.getLogger("hub.key_usage")
 FLUSH_SECONDS = 1.0
 
 
-class KeyUsageRecorder:
+class KeyUsageRecorder(PeriodicFlush):
+    interval = FLUSH_SECONDS
+
     def __init__(self) -> None:
+        super().__init__()
         self._counts: dict[tuple[Any, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
         self._last_used: dict[Any, datetime] = {}
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task | None = None
 
     def record(self, key_id: Any, endpoint: str, status: int, duration_ms: float, at: datetime) -> None:
         counts = self._counts[(key_id, endpoint)]
@@ -48,22 +49,6 @@ class KeyUsageRecorder:
                     usage_count=F("usage_count") + requests, last_used_at=last_used[key_id]
                 )
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._flush_forever())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            self._task = None
-        await self.flush()
-
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("flushing API key usage failed")
 
 
 async def _add(key_id, endpoint, requests, successes, failures, total_ms) -> None:

@@ -166,3 +166,77 @@ class PluginState(Model):
     class Meta:
         table = "core_plugin_state"
         unique_together = (("org_id", "plugin"),)
+
+
+JOB_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "timeout")
+
+
+class Job(TenantModel):
+    # Every background job is a row before it is sent to a worker, so none is lost when a
+    # process dies: unfinished rows are re-sent at start.
+    type = fields.CharField(max_length=100, db_index=True)
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    progress = fields.IntField(default=0)
+    payload = fields.JSONField(default=dict)
+    result = fields.JSONField(null=True)
+    error = fields.TextField(null=True)
+    attempts = fields.IntField(default=0)
+    max_attempts = fields.IntField(default=3)
+    timeout_seconds = fields.IntField(null=True)
+    user_id = fields.UUIDField(null=True)
+    cancel_requested = fields.BooleanField(default=False)
+    run_after = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    worker = fields.CharField(max_length=100, null=True)
+    heartbeat_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "core_job"
+
+
+class Webhook(TenantModel):
+    # An organization's endpoint for signed event deliveries. The secret signs payloads,
+    # so it must be readable by the Hub (unlike passwords and API keys).
+    url = fields.CharField(max_length=2048)
+    events = fields.JSONField(default=list)  # event types, "*" or "lead.*" patterns
+    secret = fields.CharField(max_length=255)
+    is_active = fields.BooleanField(default=True)
+    description = fields.CharField(max_length=255, default="")
+    created_by = fields.UUIDField(null=True)
+
+    class Meta:
+        table = "core_webhook"
+
+
+class WebhookDelivery(TenantModel):
+    webhook_id = fields.UUIDField(db_index=True)
+    event = fields.CharField(max_length=100)
+    event_id = fields.CharField(max_length=64)
+    payload = fields.JSONField()
+    status = fields.CharField(max_length=16, default="pending")  # pending | succeeded | failed
+    attempts = fields.IntField(default=0)
+    response_status = fields.IntField(null=True)
+    response_body = fields.TextField(null=True)
+    error = fields.TextField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    job_id = fields.UUIDField(null=True)
+    # One entry per attempt: {attempt, at, status_code, error, response_body, duration_ms}.
+    attempt_log = fields.JSONField(default=list)
+
+    class Meta:
+        table = "core_webhook_delivery"
+
+
+class UsageCounter(Model):
+    # Metered units per organization and day (api_calls, ai_tokens, ...), added to atomically.
+    id = fields.IntField(primary_key=True)
+    org_id = fields.UUIDField(db_index=True)
+    day = fields.DateField()
+    metric = fields.CharField(max_length=64)
+    value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "core_usage_counter"
+        unique_together = (("org_id", "day", "metric"),)

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -68,6 +68,214 @@ class PaginationSettings(_Section):
     max_limit: int = Field(100, ge=1, le=10_000)
 
 
+class WebSocketSettings(_Section):
+    """The WebSocket gateway (core/websocket.py): keep-alive, limits, per-plan connections."""
+
+    ping_interval_seconds: float = Field(25.0, gt=0)  # the server sends {"type":"ping"} this often
+    pong_timeout_seconds: float = Field(20.0, gt=0)  # silent this long after a ping: closed (4408)
+    auth_timeout_seconds: float = Field(5.0, gt=0)  # for the first-message {"type":"auth"} form
+    max_message_bytes: int = Field(65_536, ge=256)  # larger client messages: closed (1009)
+    send_queue_size: int = Field(1_000, ge=1)  # undelivered messages per socket before it is closed (1013)
+    # Open sockets per organization, by Organization.plan (seed 004); other plans get the default.
+    connection_limits: dict[str, Annotated[int, Field(ge=0)]] = {"free": 5, "starter": 5, "pro": 25, "enterprise": 100}
+    default_connection_limit: int = Field(5, ge=0)
+
+
+class WebhookSettings(_Section):
+    """Outbound webhooks (core/webhooks.py) and the SSRF guard for user-given URLs (core/ssrf.py)."""
+
+    # Hosts ("hooks.internal", "*.corp.example"), IPs or CIDRs reachable despite the SSRF
+    # rules (loopback, private, link-local, metadata, ...). HUB_WEBHOOKS__ALLOWLIST=a,b
+    allowlist: Annotated[list[str], NoDecode] = []
+    timeout_seconds: float = Field(10.0, gt=0, le=300)  # one whole attempt, connect to last byte
+    max_attempts: int = Field(6, ge=1, le=50)
+    backoff_base_seconds: float = Field(30.0, ge=0)  # wait before retry n: base * 2**(n-1), +0-20% jitter
+    backoff_max_seconds: float = Field(3600.0, ge=0)  # the longest wait between attempts
+    max_response_chars: int = Field(1024, ge=0, le=65_536)  # response body kept per attempt
+
+    @field_validator("allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("allowlist")
+    @classmethod
+    def _valid_allowlist(cls, value: list[str]) -> list[str]:
+        from core.ssrf import validate_allowlist
+
+        return validate_allowlist(value)
+
+
+RateLimitScope = Literal["user", "organization", "global", "ip"]
+
+
+class RateLimitRule(_Section):
+    """One rule (core/ratelimit.py, GCRA): `burst_size` requests at once, refilled at
+    `requests_per_minute`; `requests_per_minute = 0` switches limiting off for the pattern.
+    Scope user/organization falls back to the client IP on routes without a principal."""
+
+    requests_per_minute: int = Field(ge=0, le=10_000_000)
+    burst_size: int | None = Field(None, ge=1, le=10_000_000)  # default: requests_per_minute
+    scope: RateLimitScope = "user"
+
+
+def _rule(requests_per_minute: int, burst_size: int | None = None, scope: str = "user") -> RateLimitRule:
+    return RateLimitRule(requests_per_minute=requests_per_minute, burst_size=burst_size, scope=scope)
+
+
+class RateLimitSettings(_Section):
+    """Rate limits per endpoint pattern (fnmatch on the path; the most specific pattern wins),
+    overridable per plan by the `hub_rate_limits` hook. Memory, or Redis when redis_url is set."""
+
+    enabled: bool = True
+    backend: Literal["auto", "memory"] = "auto"  # auto: Redis when a Redis URL is set, else memory
+    redis_url: str | None = None  # default: the Hub's redis_url
+    on_redis_error: Literal["open", "closed"] = "open"  # Redis down: let requests through, or 503
+    redis_timeout_seconds: float = Field(0.5, gt=0, le=30)
+    redis_retry_seconds: float = Field(1.0, ge=0, le=300)  # after a Redis error, skip Redis this long
+    key_prefix: str = Field("hub:ratelimit", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$")
+    plan_cache_seconds: float = Field(10.0, ge=0, le=3600)  # how long an organization's plan is cached
+    trusted_proxies: Annotated[list[str], NoDecode] = []  # IPs/CIDRs whose X-Forwarded-For is believed
+    memory_max_keys: int = Field(100_000, ge=100)
+    rules: dict[str, RateLimitRule] = {
+        "*": _rule(6000, 1000),
+        "/api/*": _rule(3000, 500),
+        "/api/auth/*": _rule(10, 5),  # seed 001; by client IP for login, register, refresh
+        "/api/v1/auth/*": _rule(10, 5),  # seed 003's login and refresh paths
+        "/api/auth/me": _rule(3000, 500),
+        "/api/workflows/*/execute": _rule(60, 10, "organization"),  # seed 001
+        "/api/ai/*": _rule(30, 5, "organization"),  # seed 001
+        "/health": _rule(0),
+        "/healthz": _rule(0),
+        "/ready": _rule(0),
+        "/metrics": _rule(0),
+    }
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^rediss?://", value):
+            raise ValueError("must start with redis:// or rediss://")
+        return value or None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _patterns(cls, value: dict[str, RateLimitRule]) -> dict[str, RateLimitRule]:
+        for pattern in value:
+            if not pattern or not (pattern.startswith("/") or pattern.startswith("*")):
+                raise ValueError(f"pattern {pattern!r} must start with / or *")
+        return value
+
+
+class ObservabilitySettings(_Section):
+    """Metrics, logs and trace context (core/observability.py)."""
+
+    service_name: str = Field("hub", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # `service` metric label and log field
+    json_logs: bool = True  # `hub serve` logs one JSON object per line (seed 003 §7); false: text
+    access_log: bool = True  # one log line per request (logger "hub.access")
+    metrics_enabled: bool = True  # GET /metrics in the Prometheus text format
+    # Unset: /metrics is public, as Prometheus scrapers expect on an internal network (it shows
+    # route patterns and counts, no tenant data). Set: it wants `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+
+
+class QuotaSettings(_Section):
+    """Monthly quotas per plan and metered unit (core/metering.py), overridden per plan by the
+    hub_plan_limits hook. A unit without a limit is unlimited; over a limit: 429 QUOTA_EXCEEDED."""
+
+    enabled: bool = True
+    plans: dict[str, dict[str, Annotated[int, Field(ge=0)]]] = {
+        "free": {"api_calls": 100_000},
+        "starter": {"api_calls": 2_000_000},
+        "pro": {"api_calls": 10_000_000},
+        "enterprise": {},
+    }
+    default: dict[str, Annotated[int, Field(ge=0)]] = {"api_calls": 2_000_000}  # plans not listed
+    plan_cache_seconds: float = Field(5.0, ge=0, le=3600)  # an organization's plan is re-read this often
+    # Without Redis, other processes' usage is seen this late (with Redis, at once).
+    totals_cache_seconds: float = Field(2.0, ge=0, le=3600)
+    key_prefix: str = Field("hub:usage", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$")
+
+
+class ApiVersionSettings(_Section):
+    """Dated API versions (the API-Version header, core/versioning.py)."""
+
+    default: str = "2024-01-15"  # used when a request sends no API-Version header
+    # Accepted versions besides those plugins register through hub_api_versions.
+    supported: Annotated[list[str], NoDecode] = ["2024-01-15", "2023-12-01"]
+
+    @field_validator("supported", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("default")
+    @classmethod
+    def _valid_default(cls, value: str) -> str:
+        return _api_version(value)
+
+    @field_validator("supported")
+    @classmethod
+    def _valid_supported(cls, value: list[str]) -> list[str]:
+        return [_api_version(item) for item in value]
+
+
+def _api_version(value: str) -> str:
+    import datetime
+
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            datetime.date.fromisoformat(value)
+            return value
+    except ValueError:
+        pass
+    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+
+
+class JobsSettings(_Section):
+    """Background jobs (core/jobs.py): dramatiq on Redis with `hub worker`, or in process."""
+
+    # Run jobs inside `hub serve`? Unset: yes without redis_url, no with it (`hub worker` runs them).
+    run_in_server: bool | None = None
+    worker_threads: int = Field(8, ge=1, le=512)  # jobs run at once per process (default of --threads)
+    worker_processes: int = Field(1, ge=1, le=256)  # default of `hub worker --processes`
+    # Messages a worker process takes ahead of its threads. Unset: 2 x threads (dramatiq's default),
+    # so a process busy with long jobs does not hold back short ones others could run; raise it
+    # (e.g. 64) for floods of tiny jobs with few threads.
+    prefetch: int | None = Field(None, ge=1, le=65_535)
+    namespace: str = Field("hub", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")  # Redis key prefix of the queues
+    queue: str = Field("hub_jobs", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+    default_timeout_seconds: float = Field(3600.0, gt=0)  # per attempt, unless the job type says otherwise
+    retry_backoff_seconds: float = Field(2.0, ge=0)  # wait before retry n: base * 2**(n-1), with jitter
+    retry_backoff_max_seconds: float = Field(600.0, ge=0, le=86_400)
+    heartbeat_seconds: float = Field(5.0, gt=0, le=300)  # running jobs' heartbeat, and the recovery sweep
+    stale_after_seconds: float = Field(30.0, gt=0)  # a running job silent this long is re-run elsewhere
+    resend_pending_after_seconds: float = Field(300.0, gt=0)  # a pending job overdue this long is re-sent
+    cancel_grace_seconds: float = Field(10.0, ge=0)  # then a job ignoring ctx.cancelled is cancelled by force
+    shutdown_grace_seconds: float = Field(10.0, ge=0)  # running jobs may finish, then go back to pending
+    retention_days: int = Field(30, ge=0)  # finished jobs are deleted after this; 0 keeps them
+
+    @model_validator(mode="after")
+    def _stale_after_heartbeats(self) -> "JobsSettings":
+        if self.stale_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError("stale_after_seconds must be at least twice heartbeat_seconds")
+        return self
+
+
 class PluginsSettings(BaseModel):
     """`disabled`, `required`, `entry_points`, plus one table per plugin (kept as extras)."""
 
@@ -117,6 +325,13 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     http: HttpSettings = HttpSettings()
     pagination: PaginationSettings = PaginationSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    websocket: WebSocketSettings = WebSocketSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    quotas: QuotaSettings = QuotaSettings()
+    api_versions: ApiVersionSettings = ApiVersionSettings()
+    jobs: JobsSettings = JobsSettings()
     plugins: PluginsSettings = PluginsSettings()
 
     @field_validator("disabled_plugins", mode="before")

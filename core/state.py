@@ -42,6 +42,12 @@ class Hub:
     started_at: float = field(default_factory=time.time)
     signing_key: str = ""
     extensions: dict[str, Any] = field(default_factory=dict)
+    # redis.asyncio client when HUB_REDIS_URL is set (opened at start), else None.
+    redis: Any = None
+    # Where emitted events go after the plugins' hub_on_event: WebSocket fan-out, webhooks.
+    event_sinks: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
+    # Checks run by `require` after authentication and permission (rate limits, quotas).
+    request_guards: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
     _disabled_cache: dict[Any, tuple[float, frozenset[str]]] = field(default_factory=dict)
 
     def plugin_settings(self, name: str) -> Any:

@@ -24,6 +24,11 @@ def make_settings(tmp_path: Path, **overrides: Any):
         redis_url=REDIS_URL,
         secret_key=TEST_SECRET,
         plugins={"example": {"greeting": "hello from the tests"}},
+        # The suite logs in from one address, far more often than the seed's auth limit allows.
+        rate_limits={"rules": {pattern: {"requests_per_minute": 100_000, "burst_size": 100_000}
+                               for pattern in ("/api/auth/*", "/api/v1/auth/*")}},
+        # With Redis a server only enqueues jobs; the test session runs them itself.
+        jobs={"run_in_server": True},
     )
     values.update(overrides)
     return load_settings(**values)

@@ -47,6 +47,12 @@ def hub_functions(register):
              "example.notes.read", count_notes)
 
 
+def hub_jobs(register):
+    from hub_example_plugin.jobs import slow_count
+
+    register("example.slow_count", slow_count, max_attempts=3)
+
+
 def hub_health_checks(register):
     async def notes_store() -> str:
         return "healthy"

@@ -1,0 +1,347 @@
+"""CRM list and search latency with 100,000 leads and 100,000 contacts in one organization,
+served by a real `hub serve`, on SQLite and on PostgreSQL.
+
+For each database: start `hub serve` on an empty database (it migrates), register an
+organization, bulk-insert the rows for it through tortoise (`bulk_create` in batches, the
+ORM's own encoding of UUIDs and datetimes), then measure with httpx at a fixed
+concurrency: GET /api/leads (default page, a status filter, a deep offset) and
+GET /api/contacts?search= (a selective and an unselective term). Prints a table with
+requests/s, p50 and p99 (and the p50 of 20 requests sent one at a time: the server's own
+time, without queueing behind the other 15), plus the query plans of the measured queries (--explain), and
+writes bench/results/crm_lists.json.
+
+    .venv/bin/python bench/crm_lists.py                       # both databases
+    .venv/bin/python bench/crm_lists.py --database sqlite --rows 20000 --requests 200
+    .venv/bin/python bench/crm_lists.py --database postgres \\
+        --postgres-url postgres://postgres@127.0.0.1:5432/test_crm_bench
+
+PostgreSQL: the database named in --postgres-url is created if missing and its `public`
+schema is dropped and recreated at the start of the run (use a database of its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test_crm_bench"
+STATUSES = [("new", 40), ("contacted", 25), ("qualified", 15), ("converted", 10), ("lost", 10)]
+SOURCES = ["website", "referral", "social", "advertising", "event"]
+FIRST = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth",
+         "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen"]
+LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+        "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin"]
+COMPANIES = [f"{a} {b}" for a in ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne",
+                                  "Wonka", "Tyrell") for b in ("Corp", "Labs", "Inc", "Systems", "Group")]
+DOMAINS = ["gmail.com", "hotmail.com", "outlook.com", "company.io", "startup.dev", "corp.net"]
+RARE_COMPANY = "Quokka Analytics"  # carried by 1 contact in 2,000: the selective search term
+SELECTIVE, UNSELECTIVE = "quokka", "mail"  # "mail": gmail.com / hotmail.com, a third of the contacts
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def weighted(rng: random.Random, choices) -> str:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+
+
+# -- seeding ---------------------------------------------------------------------------------------
+
+
+async def open_orm(env: dict[str, str]) -> None:
+    """Tortoise on the benchmark database, configured exactly as the Hub configures it."""
+    os.environ.update(env)
+    from tortoise import Tortoise
+
+    from core.db import tortoise_config
+    from core.plugins import load_plugins
+    from core.settings import load_settings
+
+    settings = load_settings()
+    manager, _ = load_plugins(settings)
+    await Tortoise.init(config=tortoise_config(settings.effective_database_url, manager))
+
+
+async def seed(org_id: str, rows: int, batch: int = 2000) -> dict:
+    from plugins.crm.models import Contact, Lead
+    from plugins.crm.service import _search_text
+
+    rng = random.Random(42)
+    now = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    for start in range(0, rows, batch):
+        leads = []
+        for i in range(start, min(start + batch, rows)):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            created = now - timedelta(seconds=rng.randrange(365 * 24 * 3600))
+            status = weighted(rng, STATUSES)
+            leads.append(Lead(
+                org_id=org_id, name=f"{first} {last}", email=f"{first}.{last}{i}@{rng.choice(DOMAINS)}".lower(),
+                phone=f"+1555{i:07d}", company=rng.choice(COMPANIES), status=status, source=rng.choice(SOURCES),
+                value=float(rng.randrange(500, 50_000)), notes=None, created_at=created, updated_at=created,
+                converted_at=created + timedelta(days=3) if status == "converted" else None,
+            ))
+        await Lead.bulk_create(leads)
+    leads_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, rows, batch):
+        contacts = []
+        for i in range(start, min(start + batch, rows)):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            company = RARE_COMPANY if i % 2000 == 7 else rng.choice(COMPANIES)
+            email = f"{first}.{last}{i}@{rng.choice(DOMAINS)}".lower()
+            created = now - timedelta(seconds=rng.randrange(365 * 24 * 3600))
+            contacts.append(Contact(
+                org_id=org_id, name=f"{first} {last}", email=email, company=company, position="Buyer",
+                tags=[], created_at=created, updated_at=created,
+                search_text=_search_text(f"{first} {last}", email, company),
+            ))
+        await Contact.bulk_create(contacts)
+    contacts_seconds = time.perf_counter() - started
+    return {"leads_seconds": round(leads_seconds, 1), "contacts_seconds": round(contacts_seconds, 1)}
+
+
+async def explain(org_id: str, dialect: str) -> dict[str, str]:
+    """The plan of the page query (and count) behind each measured request."""
+    from tortoise import connections
+
+    from core.pagination import Page
+    from plugins.crm.models import Contact, Lead
+    from plugins.crm.service import CONTACT_FIELDS, LEAD_FIELDS
+
+    page = Page(0, 50)
+    queries = {
+        "leads default": Lead.for_org(org_id),
+        "leads status": Lead.for_org(org_id).filter(status="qualified"),
+        "leads deep offset": Lead.for_org(org_id),
+        "contacts selective": Contact.for_org(org_id).filter(search_text__contains=SELECTIVE),
+        "contacts unselective": Contact.for_org(org_id).filter(search_text__contains=UNSELECTIVE),
+    }
+    client = connections.get("default")
+    plans = {}
+    for name, query in queries.items():
+        offset = 50_000 if name == "leads deep offset" else page.offset
+        if name.startswith("leads"):
+            paged = query.order_by("-created_at", "-id").offset(offset).limit(page.limit).values(*LEAD_FIELDS)
+        else:
+            paged = query.order_by("-created_at", "-id").offset(offset).limit(page.limit).values(*CONTACT_FIELDS)
+        for label, sql in (("count", query.count().sql(params_inline=True)), ("page", paged.sql(params_inline=True))):
+            prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS OFF) "
+            _, rows = await client.execute_query(prefix + sql)
+            lines = [" | ".join(str(v) for v in dict(row).values()) for row in rows]
+            plans[f"{name} ({label})"] = "\n".join(lines)
+    return plans
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+
+async def measure(client: httpx.AsyncClient, path: str, headers: dict, total: int, concurrency: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(range(total))
+    body_total = None
+
+    async def worker() -> None:
+        nonlocal errors, body_total
+        for _ in queue:
+            started = time.perf_counter()
+            response = await client.get(path, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors += 1
+            elif body_total is None:
+                body_total = response.json().get("total")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    serial = []  # one request at a time: the server's own time per request, without queueing
+    for _ in range(20):
+        began = time.perf_counter()
+        await client.get(path, headers=headers)
+        serial.append(time.perf_counter() - began)
+    return {
+        "requests": total,
+        "errors": errors,
+        "matching_rows": body_total,
+        "requests_per_second": round(total / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
+        "serial_p50_ms": round(statistics.median(serial) * 1000, 1),
+    }
+
+
+SCENARIOS = [
+    ("GET /api/leads", "/api/leads"),
+    ("GET /api/leads?status=qualified", "/api/leads?status=qualified"),
+    ("GET /api/leads?offset=50000", "/api/leads?offset=50000"),
+    (f"GET /api/contacts?search={SELECTIVE}", f"/api/contacts?search={SELECTIVE}"),
+    (f"GET /api/contacts?search={UNSELECTIVE}", f"/api/contacts?search={UNSELECTIVE}"),
+]
+
+
+async def reset_postgres(url: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgres://", "postgresql://", 1)
+    name = dsn.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres")
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+
+
+def run_one(database: str, args) -> dict:
+    """One database, in a child process (tortoise keeps process-wide state)."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--_one", database, "--rows", str(args.rows), "--requests", str(args.requests),
+         "--concurrency", str(args.concurrency), "--postgres-url", args.postgres_url]
+        + (["--explain"] if args.explain else []),
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{database} run failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+async def one(database: str, args) -> dict:
+    data_dir = tempfile.mkdtemp(prefix="hub-crm-bench-")
+    if database == "postgres":
+        await reset_postgres(args.postgres_url)
+        url = args.postgres_url
+    else:
+        url = f"sqlite://{data_dir}/x.sqlite3"
+    env = {
+        "HUB_DATA_DIR": data_dir, "HUB_DATABASE_URL": url, "HUB_SECRET_KEY": "bench-secret-" + "x" * 32,
+        "HUB_LOG_LEVEL": "WARNING", "HUB_RATE_LIMITS__ENABLED": "false", "HUB_QUOTAS__ENABLED": "false",
+        "HUB_OBSERVABILITY__ACCESS_LOG": "false",
+    }
+    for name in [n for n in os.environ if n.startswith("HUB_")]:
+        del os.environ[name]
+    port = free_port()
+    server_log = open(Path(data_dir) / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "hub.py"), "serve", "--port", str(port)],
+        cwd=ROOT, env={**{k: v for k, v in os.environ.items()}, **env}, stdout=server_log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        limits = httpx.Limits(max_connections=args.concurrency)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+            for _ in range(600):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("hub serve did not start")
+            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+            registered = await client.post("/api/auth/register", json={
+                "email": email, "password": "benchmark-pass", "first_name": "B", "last_name": "M",
+                "organization_name": "Bench"})
+            assert registered.status_code == 201, registered.text
+            login = (await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})).json()
+            headers = {"Authorization": f"Bearer {login['access_token']}"}
+            org_id = login["user"]["tenant_id"]
+
+            await open_orm(env)
+            from tortoise import connections
+
+            try:
+                seeding = await seed(org_id, args.rows)
+                await connections.get("default").execute_script("ANALYZE")  # fresh statistics for the planner
+                plans = await explain(org_id, "sqlite" if database == "sqlite" else "postgres") if args.explain else {}
+            finally:
+                await connections.close_all()  # also on failure: aiosqlite's thread would keep the process alive
+
+            results = {}
+            for name, path in SCENARIOS:
+                await measure(client, path, headers, min(50, args.requests), args.concurrency)  # warm-up
+                results[name] = await measure(client, path, headers, args.requests, args.concurrency)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        server_log.close()
+    return {
+        "database": "sqlite (file)" if database == "sqlite" else url.split("@")[-1],
+        "rows": {"leads": args.rows, "contacts": args.rows},
+        "seeding": seeding,
+        "concurrency": args.concurrency,
+        "routes": results,
+        "plans": plans,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--explain", action="store_true", help="print the query plans of the measured queries")
+    parser.add_argument("--_one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._one:
+        print(json.dumps(asyncio.run(one(args._one, args))))
+        return
+
+    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    reports = []
+    for database in databases:
+        print(f"-- {database}: seeding {args.rows:,} leads and {args.rows:,} contacts, then measuring ...", flush=True)
+        report = run_one(database, args)
+        reports.append(report)
+        print(f"database={report['database']} concurrency={report['concurrency']} "
+              f"seeding: leads {report['seeding']['leads_seconds']} s, contacts {report['seeding']['contacts_seconds']} s")
+        print(f"{'route':<36} {'rows':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'serial p50':>10}")
+        for name, row in report["routes"].items():
+            print(f"{name:<36} {row['matching_rows']!s:>7} {row['requests_per_second']:>8} {row['p50_ms']:>8} "
+                  f"{row['p99_ms']:>8} {row['errors']:>6} {row['serial_p50_ms']:>10}")
+        for name, plan in report["plans"].items():
+            print(f"\n[{name}]\n{plan}")
+        print()
+    out = ROOT / "bench" / "results" / "crm_lists.json"
+    out.parent.mkdir(exist_ok=True)
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    runs = {**existing.get("runs", {}), **{("sqlite" if r["database"].startswith("sqlite") else "postgres"): r
+                                           for r in reports}}
+    out.write_text(json.dumps({"runs": runs}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""LLM-callable CRM functions (hub_functions). Each validates its arguments with pydantic
+and runs with the caller's organization and permissions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from core.pagination import Page
+from plugins.crm import service
+from plugins.crm.schemas import Money, Name, Notes, Phone, ShortText, Source
+
+
+class CreateLeadArgs(BaseModel):
+    # the same field types as POST /api/leads, so a model cannot store what the API refuses
+    name: Name = Field(description="Full name of the lead")
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    company: ShortText | None = None
+    source: Source = "ai"
+    value: Money = 0
+    notes: Notes | None = None
+
+
+class UpdateLeadStatusArgs(BaseModel):
+    lead_id: str
+    status: Literal["new", "contacted", "qualified", "converted", "lost"]
+
+
+class GetLeadArgs(BaseModel):
+    lead_id: str
+
+
+class SearchContactsArgs(BaseModel):
+    query: str = Field(min_length=1, max_length=200, description="Text to find in name, email or company")
+    tags: list[str] = Field(default_factory=list, max_length=10)
+    limit: int = Field(default=10, ge=1, le=50)
+
+
+class LogMessageArgs(BaseModel):
+    lead_id: str
+    content: str = Field(min_length=1, max_length=10_000)
+    sender: Literal["lead", "agent", "user"] = "agent"
+
+
+async def create_lead(ctx, args: CreateLeadArgs) -> dict:
+    return await service.create_lead(ctx.org_id, ctx.user_id, args.model_dump())
+
+
+async def update_lead_status(ctx, args: UpdateLeadStatusArgs) -> dict:
+    return await service.update_lead(ctx.org_id, ctx.user_id, args.lead_id, {"status": args.status})
+
+
+async def get_lead(ctx, args: GetLeadArgs) -> dict:
+    return await service.get_lead(ctx.org_id, args.lead_id)
+
+
+async def search_contacts(ctx, args: SearchContactsArgs) -> dict:
+    rows, total = await service.list_contacts(ctx.org_id, Page(0, args.limit), args.query, args.tags, "name", "asc")
+    return {"contacts": rows, "total": total}
+
+
+async def log_message(ctx, args: LogMessageArgs) -> dict:
+    return await service.send_message(ctx.org_id, ctx.user_id, args.lead_id, args.content, args.sender)
+
+
+FUNCTIONS = (
+    ("create_lead", "Create a new lead in the CRM", CreateLeadArgs, "crm.leads.write", create_lead),
+    ("update_lead_status", "Move a lead to another status (new, contacted, qualified, converted, lost)",
+     UpdateLeadStatusArgs, "crm.leads.write", update_lead_status),
+    ("get_lead", "Get one lead by id", GetLeadArgs, "crm.leads.read", get_lead),
+    ("search_contacts", "Search contacts by name, email or company", SearchContactsArgs, "crm.contacts.read",
+     search_contacts),
+    ("log_message", "Record a message exchanged with a lead", LogMessageArgs, "crm.messages.write", log_message),
+)
