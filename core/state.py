@@ -58,7 +58,8 @@ class Hub:
         change reaches every process within PLUGIN_STATE_TTL_SECONDS)."""
         from core.models import PluginState
 
-        cached = self._disabled_cache.get(org_id)
+        key = str(org_id)  # UUID and str ids must share one entry (see forget_plugin_states)
+        cached = self._disabled_cache.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
         names = frozenset(
@@ -66,11 +67,11 @@ class Hub:
         )
         if len(self._disabled_cache) >= PLUGIN_STATE_CACHE_SIZE:
             self._disabled_cache.clear()  # entries live 2 s anyway; this only bounds memory
-        self._disabled_cache[org_id] = (time.monotonic() + PLUGIN_STATE_TTL_SECONDS, names)
+        self._disabled_cache[key] = (time.monotonic() + PLUGIN_STATE_TTL_SECONDS, names)
         return names
 
     def forget_plugin_states(self, org_id: Any) -> None:
-        self._disabled_cache.pop(org_id, None)
+        self._disabled_cache.pop(str(org_id), None)
 
     async def plugin_enabled_for(self, org_id: Any, plugin: str) -> bool:
         if plugin == CORE_PLUGIN:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Iterable
 
 from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Count, Sum
@@ -224,15 +224,19 @@ async def list_contacts(org_id, page: Page, search: str | None = None, tags: Ite
     async with in_transaction() as connection:
         if search:
             await _custom_plans(connection)
-        total = await query.using_db(connection).count()
-        paged = query
-        if (search or tags) and total <= FEW_MATCHES:
-            # Few matches: find them first, then sort just those. Otherwise the database walks
-            # the sort index and tests every contact until it has a page, which for a rare
-            # term means all of them (SQLite: ~250 ms at 100k contacts, now ~25 ms).
-            paged = Contact.for_org(org_id).filter(id__in=Subquery(query.values("id")))
+        matches = None
+        if search or tags:
+            # Few matches: collect their ids (one scan, which also counts them), then sort just
+            # those. Otherwise the database walks the sort index testing every contact until it
+            # has a page, which for a rare term means all of them (SQLite: ~250 ms at 100k
+            # contacts). Many matches: that walk is short, and only the count scans.
+            matches = await query.using_db(connection).limit(FEW_MATCHES + 1).values_list("id", flat=True)
+        if matches is not None and len(matches) <= FEW_MATCHES:
+            total, paged = len(matches), Contact.for_org(org_id).filter(id__in=matches)
+        else:
+            total, paged = await query.using_db(connection).count(), query
         rows = await paged.using_db(connection).order_by(*ordering).offset(page.offset).limit(page.limit) \
-            .values(*CONTACT_FIELDS)
+            .values(*CONTACT_FIELDS) if total else []
     return [contact_json(row) for row in rows], total
 
 

@@ -279,7 +279,6 @@ async def test_search_pages_are_the_same_whether_matches_are_few_or_many(api, ad
     for term, expected in [("many.io", sorted(n for n, _, _ in rows if n.startswith("Walker"))),
                            ("few.io", sorted(n for n, _, _ in rows if n.startswith("Rare")))]:
         for order, names_in_order in (("asc", expected), ("desc", expected[::-1])):
-            got = []
             for offset in (0, 7, 20):
                 body = await api.get(f"/api/contacts?search={term}&sort=name&order={order}&limit=10&offset={offset}")
                 assert body["total"] == len(expected)
