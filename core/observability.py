@@ -538,14 +538,22 @@ def install(app: Quart, hub) -> None:
     if metrics is not None:
         instrument_tortoise()
 
-    @app.before_request
-    async def _begin_request() -> None:
-        trace = TraceContext.from_headers(request.headers)
+    def begin(headers) -> None:  # an HTTP request or a WebSocket connection
+        trace = TraceContext.from_headers(headers)
         g.trace = trace
         _TRACE.set(trace)
         if metrics is not None:
             metrics.active.inc()
             g.counted_active = True
+
+    def finish() -> None:
+        if metrics is not None and getattr(g, "counted_active", False):
+            g.counted_active = False
+            metrics.active.dec()
+
+    @app.before_request
+    async def _begin_request() -> None:
+        begin(request.headers)
 
     @app.after_request
     async def _end_request(response):
@@ -574,24 +582,15 @@ def install(app: Quart, hub) -> None:
 
     @app.teardown_request
     async def _finish_request(_exception) -> None:
-        if metrics is not None and getattr(g, "counted_active", False):
-            g.counted_active = False
-            metrics.active.dec()
+        finish()
 
     @app.before_websocket
     async def _begin_websocket() -> None:
-        trace = TraceContext.from_headers(websocket.headers)
-        g.trace = trace
-        _TRACE.set(trace)
-        if metrics is not None:
-            metrics.active.inc()
-            g.counted_active = True
+        begin(websocket.headers)
 
     @app.teardown_websocket
     async def _finish_websocket(_exception) -> None:
-        if metrics is not None and getattr(g, "counted_active", False):
-            g.counted_active = False
-            metrics.active.dec()
+        finish()
 
     @app.before_serving
     async def _serving() -> None:

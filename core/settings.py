@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -38,6 +38,16 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
         shown = f" (got {value!r})" if not isinstance(value, dict) else ""
         lines.append(f"invalid setting {key}: {item['msg']}{shown}")
     return "\n".join(lines)
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# A list that an environment variable may also give as "a,b,c" (not only as JSON).
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
 
 class _Section(BaseModel):
@@ -86,17 +96,13 @@ class WebhookSettings(_Section):
 
     # Hosts ("hooks.internal", "*.corp.example"), IPs or CIDRs reachable despite the SSRF
     # rules (loopback, private, link-local, metadata, ...). HUB_WEBHOOKS__ALLOWLIST=a,b
-    allowlist: Annotated[list[str], NoDecode] = []
+    allowlist: CommaList = []
     timeout_seconds: float = Field(10.0, gt=0, le=300)  # one whole attempt, connect to last byte
     max_attempts: int = Field(6, ge=1, le=50)
     backoff_base_seconds: float = Field(30.0, ge=0)  # wait before retry n: base * 2**(n-1), +0-20% jitter
     backoff_max_seconds: float = Field(3600.0, ge=0)  # the longest wait between attempts
     max_response_chars: int = Field(1024, ge=0, le=65_536)  # response body kept per attempt
 
-    @field_validator("allowlist", mode="before")
-    @classmethod
-    def _split_allowlist(cls, value: Any) -> Any:
-        return _comma_list(value)
 
     @field_validator("allowlist")
     @classmethod
@@ -135,7 +141,7 @@ class RateLimitSettings(_Section):
     redis_retry_seconds: float = Field(1.0, ge=0, le=300)  # after a Redis error, skip Redis this long
     key_prefix: str = Field("hub:ratelimit", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$")
     plan_cache_seconds: float = Field(10.0, ge=0, le=3600)  # how long an organization's plan is cached
-    trusted_proxies: Annotated[list[str], NoDecode] = []  # IPs/CIDRs whose X-Forwarded-For is believed
+    trusted_proxies: CommaList = []  # IPs/CIDRs whose X-Forwarded-For is believed
     memory_max_keys: int = Field(100_000, ge=100)
     rules: dict[str, RateLimitRule] = {
         "*": _rule(6000, 1000),
@@ -151,10 +157,6 @@ class RateLimitSettings(_Section):
         "/metrics": _rule(0),
     }
 
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        return _comma_list(value)
 
     @field_validator("redis_url")
     @classmethod
@@ -216,12 +218,8 @@ class ApiVersionSettings(_Section):
 
     default: str = "2024-01-15"  # used when a request sends no API-Version header
     # Accepted versions besides those plugins register through hub_api_versions.
-    supported: Annotated[list[str], NoDecode] = ["2024-01-15", "2023-12-01"]
+    supported: CommaList = ["2024-01-15", "2023-12-01"]
 
-    @field_validator("supported", mode="before")
-    @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        return _comma_list(value)
 
     @field_validator("default")
     @classmethod
@@ -281,26 +279,16 @@ class PluginsSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    disabled: Annotated[list[str], NoDecode] = []
-    required: Annotated[list[str], NoDecode] = []
+    disabled: CommaList = []
+    required: CommaList = []
     entry_points: bool = True
 
-    @field_validator("disabled", "required", mode="before")
-    @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        return _comma_list(value)
 
     def section(self, plugin_name: str) -> dict[str, Any]:
         value = (self.model_extra or {}).get(plugin_name) or {}
         if not isinstance(value, dict):
             raise SettingsError(f"invalid setting plugins.{plugin_name}: must be a table of settings")
         return value
-
-
-def _comma_list(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class Settings(BaseSettings):
@@ -319,7 +307,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # HUB_DISABLED_PLUGINS=a,b is the short form of HUB_PLUGINS__DISABLED.
-    disabled_plugins: Annotated[list[str], NoDecode] = []
+    disabled_plugins: CommaList = []
 
     server: ServerSettings = ServerSettings()
     auth: AuthSettings = AuthSettings()
@@ -334,10 +322,6 @@ class Settings(BaseSettings):
     jobs: JobsSettings = JobsSettings()
     plugins: PluginsSettings = PluginsSettings()
 
-    @field_validator("disabled_plugins", mode="before")
-    @classmethod
-    def _split_commas(cls, value: Any) -> Any:
-        return _comma_list(value)
 
     @field_validator("database_url")
     @classmethod
