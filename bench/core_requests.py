@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,12 +28,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.live_server import free_port, live_hub  # noqa: E402
 
 
 async def measure(client: httpx.AsyncClient, path: str, headers: dict, total: int, concurrency: int) -> dict:
@@ -68,69 +64,57 @@ async def measure(client: httpx.AsyncClient, path: str, headers: dict, total: in
 
 
 async def run(args) -> dict:
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="hub-bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") or k == "HUB_DATABASE_URL"}
+    data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     # The limiter runs on every request, with rules one client on one address never reaches.
     huge = {"requests_per_minute": 10_000_000, "burst_size": 10_000_000}
     rules = {pattern: {**huge, "scope": "user"} for pattern in ("/api/*", "/api/auth/*", "/api/v1/auth/*", "*")}
-    env.update(HUB_DATA_DIR=data_dir, HUB_SECRET_KEY="bench-secret-" + "x" * 32, HUB_LOG_LEVEL="WARNING",
-               HUB_RATE_LIMITS__RULES=json.dumps(rules))
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "hub.py"), "serve", "--port", str(port), "--workers", str(args.workers)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(data_dir) / "server.log", "w"),
-    )
+    env = {"HUB_RATE_LIMITS__RULES": json.dumps(rules)}
+    if os.environ.get("HUB_DATABASE_URL"):
+        env["HUB_DATABASE_URL"] = os.environ["HUB_DATABASE_URL"]
     bare_port = free_port()
     bare = subprocess.Popen(
         [sys.executable, "-m", "hypercorn", "bare_app:app", "--bind", f"127.0.0.1:{bare_port}",
          "--workers", str(args.workers)],
         cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        limits = httpx.Limits(max_connections=args.concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-            await client.post("/api/auth/register", json={"email": email, "password": "benchmark-pass",
-                                                          "first_name": "B", "last_name": "M"})
-            tokens = (await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})).json()
-            jwt_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-            key = (await client.post("/api/v1/keys", headers=jwt_headers, json={"name": "bench", "scopes": ["read"]})).json()
-            key_headers = {"X-API-Key": key["key"]}
-            started = time.perf_counter()
-            for _ in range(5):
-                await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})
-            login_ms = (time.perf_counter() - started) / 5 * 1000
-            results = {}
-            bare_base = f"http://127.0.0.1:{bare_port}"
-            async with httpx.AsyncClient(base_url=bare_base, limits=limits, timeout=30) as bare_client:
-                for _ in range(200):
-                    try:
-                        if (await bare_client.get("/items")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
-                await measure(bare_client, "/items", {}, min(200, args.requests), args.concurrency)
-                results["bare Quart GET /items"] = await measure(
-                    bare_client, "/items", {}, args.requests, args.concurrency)
-            for name, path, headers in [
-                ("Hub public /healthz", "/healthz", {}),
-                ("JWT GET /api/v1/tenant/members", "/api/v1/tenant/members", jwt_headers),
-                ("API key GET /api/v1/tenant/members", "/api/v1/tenant/members", key_headers),
-                ("JWT GET /api/v1/tenant", "/api/v1/tenant", jwt_headers),
-            ]:
-                await measure(client, path, headers, min(200, args.requests), args.concurrency)  # warm-up
-                results[name] = await measure(client, path, headers, args.requests, args.concurrency)
+        with live_hub(data_dir, workers=args.workers, env=env) as hub:
+            limits = httpx.Limits(max_connections=args.concurrency)
+            async with httpx.AsyncClient(base_url=hub.url, limits=limits, timeout=30) as client:
+                email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+                await client.post("/api/auth/register", json={"email": email, "password": "benchmark-pass",
+                                                              "first_name": "B", "last_name": "M"})
+                tokens = (await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})).json()
+                jwt_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+                key = (await client.post("/api/v1/keys", headers=jwt_headers, json={"name": "bench", "scopes": ["read"]})).json()
+                key_headers = {"X-API-Key": key["key"]}
+                started = time.perf_counter()
+                for _ in range(5):
+                    await client.post("/api/auth/login", json={"email": email, "password": "benchmark-pass"})
+                login_ms = (time.perf_counter() - started) / 5 * 1000
+                results = {}
+                bare_base = f"http://127.0.0.1:{bare_port}"
+                async with httpx.AsyncClient(base_url=bare_base, limits=limits, timeout=30) as bare_client:
+                    for _ in range(200):
+                        try:
+                            if (await bare_client.get("/items")).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            await asyncio.sleep(0.1)
+                    await measure(bare_client, "/items", {}, min(200, args.requests), args.concurrency)
+                    results["bare Quart GET /items"] = await measure(
+                        bare_client, "/items", {}, args.requests, args.concurrency)
+                for name, path, headers in [
+                    ("Hub public /healthz", "/healthz", {}),
+                    ("JWT GET /api/v1/tenant/members", "/api/v1/tenant/members", jwt_headers),
+                    ("API key GET /api/v1/tenant/members", "/api/v1/tenant/members", key_headers),
+                    ("JWT GET /api/v1/tenant", "/api/v1/tenant", jwt_headers),
+                ]:
+                    await measure(client, path, headers, min(200, args.requests), args.concurrency)  # warm-up
+                    results[name] = await measure(client, path, headers, args.requests, args.concurrency)
     finally:
-        for process in (server, bare):
-            process.terminate()
-            process.wait(timeout=20)
+        bare.terminate()
+        bare.wait(timeout=20)
     return {
         "database": os.environ.get("HUB_DATABASE_URL", "sqlite (embedded)").split("@")[-1],
         "workers": args.workers,

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.live_server import live_hub  # noqa: E402
+
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test_crm_bench"
 STATUSES = [("new", 40), ("contacted", 25), ("qualified", 15), ("converted", 10), ("lost", 10)]
 SOURCES = ["website", "referral", "social", "advertising", "event"]
@@ -53,12 +54,6 @@ COMPANIES = [f"{a} {b}" for a in ("Acme", "Globex", "Initech", "Umbrella", "Hool
 DOMAINS = ["gmail.com", "hotmail.com", "outlook.com", "company.io", "startup.dev", "corp.net"]
 RARE_COMPANY = "Quokka Analytics"  # carried by 1 contact in 2,000: the selective search term
 SELECTIVE, UNSELECTIVE = "quokka", "mail"  # "mail": gmail.com / hotmail.com, a third of the contacts
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def weighted(rng: random.Random, choices) -> str:
@@ -253,24 +248,9 @@ async def one(database: str, args) -> dict:
     }
     for name in [n for n in os.environ if n.startswith("HUB_")]:
         del os.environ[name]
-    port = free_port()
-    server_log = open(Path(data_dir) / "server.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "hub.py"), "serve", "--port", str(port)],
-        cwd=ROOT, env={**{k: v for k, v in os.environ.items()}, **env}, stdout=server_log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with live_hub(Path(data_dir), env=env, startup_timeout=120) as hub:
         limits = httpx.Limits(max_connections=args.concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-            for _ in range(600):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("hub serve did not start")
+        async with httpx.AsyncClient(base_url=hub.url, limits=limits, timeout=120) as client:
             email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
             registered = await client.post("/api/auth/register", json={
                 "email": email, "password": "benchmark-pass", "first_name": "B", "last_name": "M",
@@ -294,13 +274,6 @@ async def one(database: str, args) -> dict:
             for name, path in SCENARIOS:
                 await measure(client, path, headers, min(50, args.requests), args.concurrency)  # warm-up
                 results[name] = await measure(client, path, headers, args.requests, args.concurrency)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        server_log.close()
     return {
         "database": "sqlite (file)" if database == "sqlite" else url.split("@")[-1],
         "rows": {"leads": args.rows, "contacts": args.rows},

@@ -15,14 +15,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import types
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -36,8 +30,8 @@ from core.events import emit
 from core.models import Organization
 from core.websocket import serve_topic
 from tests.helpers import PASSWORD, add_member, create_key, login, register_and_login, unique_email
+from tests.live_server import live_hub
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 20  # a guard against hanging, never an assertion about speed
 
 
@@ -455,12 +449,6 @@ SERVER_REDIS = "redis://127.0.0.1:6379/2"
 SERVER_LIMIT = 8  # starter plan, so that one organization's sockets can span both workers
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _redis_available() -> bool:
     import redis
 
@@ -478,52 +466,16 @@ def _redis_available() -> bool:
 def server(tmp_path_factory):
     if not _redis_available():
         pytest.skip(f"needs Redis at {SERVER_REDIS}")
-    data = tmp_path_factory.mktemp("ws_server")
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("HUB_")}
-    env.update({
-        "HUB_ENV": "test",
+    env = {
         "HUB_REDIS_URL": SERVER_REDIS,
-        "HUB_DATA_DIR": str(data),
-        "HUB_DATABASE_URL": f"sqlite://{data / 'x.sqlite3'}",
-        "HUB_SECRET_KEY": "ws-test-secret-" + "x" * 40,
         "HUB_WEBSOCKET__PING_INTERVAL_SECONDS": "0.5",
         "HUB_WEBSOCKET__PONG_TIMEOUT_SECONDS": "4",  # generous: a loaded CI machine answers late
         "HUB_WEBSOCKET__AUTH_TIMEOUT_SECONDS": "1",
         "HUB_WEBSOCKET__CONNECTION_LIMITS__STARTER": str(SERVER_LIMIT),
         "HUB_RATE_LIMITS__ENABLED": "false",  # these tests register many users from one address
-    })
-    log_file = open(data / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "hub.py", "serve", "--workers", "2", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-    )
-    base = f"127.0.0.1:{port}"
-    try:
-        for _ in range(240):  # bounded: up to ~60 s for start-up
-            if process.poll() is not None:
-                break
-            try:
-                if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            import time
-
-            time.sleep(0.25)
-        else:
-            pytest.fail("the server did not start")
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {(data / 'server.log').read_text()[-3000:]}")
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)  # to the master only; it stops its workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
+    }
+    with live_hub(tmp_path_factory.mktemp("ws_server"), workers=2, env=env) as hub:
+        yield hub.host
 
 
 class Peer:

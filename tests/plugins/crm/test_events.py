@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
 from plugins.crm.models import Lead
 from tests.helpers import PASSWORD
+from tests.live_server import live_hub
 from tests.plugins.crm.support import SEED_EVENTS, parse_time, utcnow
 
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def assert_seed_shaped(event, event_type: str) -> None:
@@ -106,50 +100,11 @@ async def test_events_follow_the_request_that_caused_them(api, events, admin):
 # -- a real WebSocket on a real server ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served_hub(tmp_path_factory):
     """`python hub.py serve` on a temporary SQLite database."""
-    if not (ROOT / "core" / "routes" / "ws.py").exists():
-        pytest.skip("the WebSocket gateway (core/routes/ws.py) is not there")
-    data_dir = tmp_path_factory.mktemp("served-hub")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(
-        HUB_DATA_DIR=str(data_dir),
-        HUB_DATABASE_URL=f"sqlite://{data_dir / 'x.sqlite3'}",
-        HUB_SECRET_KEY="crm-websocket-test-secret-" + "x" * 32,
-        HUB_RATE_LIMITS__ENABLED="false",
-        HUB_LOG_LEVEL="WARNING",
-    )
-    log = open(data_dir / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, str(ROOT / "hub.py"), "serve", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hub serve did not start:\n" + (data_dir / "server.log").read_text()[-3000:])
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with live_hub(tmp_path_factory.mktemp("served-hub"), env={"HUB_RATE_LIMITS__ENABLED": "false"}) as hub:
+        yield hub.url
 
 
 async def _account(http: httpx.AsyncClient) -> dict:
