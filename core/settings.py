@@ -151,6 +151,8 @@ class RateLimitSettings(_Section):
         "/api/auth/me": _rule(3000, 500),
         "/api/workflows/*/execute": _rule(60, 10, "organization"),  # seed 001
         "/api/ai/*": _rule(30, 5, "organization"),  # seed 001
+        "/api/agents/*/execute": _rule(30, 5, "organization"),  # model time, like /api/ai/*
+        "/v1/*": _rule(100, 20),  # seed 000: "100 requests/minute per service" (OpenAI-compatible API)
         "/health": _rule(0),
         "/healthz": _rule(0),
         "/ready": _rule(0),

@@ -24,9 +24,9 @@ def make_settings(tmp_path: Path, **overrides: Any):
         redis_url=REDIS_URL,
         secret_key=TEST_SECRET,
         plugins={"example": {"greeting": "hello from the tests"}},
-        # The suite logs in from one address, far more often than the seed's auth limit allows.
+        # The suite logs in (and runs agents) far more often than the seed limits allow.
         rate_limits={"rules": {pattern: {"requests_per_minute": 100_000, "burst_size": 100_000}
-                               for pattern in ("/api/auth/*", "/api/v1/auth/*")}},
+                               for pattern in ("/api/auth/*", "/api/v1/auth/*", "/api/agents/*/execute")}},
         # With Redis a server only enqueues jobs; the test session runs them itself.
         jobs={"run_in_server": True},
     )

@@ -1,0 +1,61 @@
+"""Local LLM: an OpenAI-compatible chat-completions server on llama.cpp whose tools are the
+enabled plugins' hub functions (seed 000 xlam-server, seed 001 AI service), and AI agents that
+run a bounded tool loop with the caller's permissions (seed 004 AI Agents API).
+
+runtime.py   the model: loaded once per process, requests queued, generation in a thread
+grammar.py   tool JSON schemas -> bounded llama.cpp grammar, so every tool call validates
+prompts.py   chat formats (xLAM, <tools> XML tags): prompt in, tool calls out
+routes.py    /v1/chat/completions, /v1/models, /v1/functions (OpenAI-shaped errors), /api/ai/completions
+agents.py    agents, the tool loop and run records; agent_routes.py: /api/agents, ai-performance
+"""
+
+from __future__ import annotations
+
+mount = "/"
+
+
+def hub_config():
+    from plugins.ml.llm.settings import LLMSettings
+
+    return LLMSettings
+
+
+def hub_models():
+    return ["plugins.ml.llm.models"]
+
+
+def hub_routes(app):
+    from plugins.ml.llm.agent_routes import bp as agents_bp
+    from plugins.ml.llm.routes import ai_bp
+    from plugins.ml.llm.routes import bp as openai_bp
+
+    return [openai_bp, ai_bp, agents_bp]
+
+
+def hub_permissions(register):
+    register("llm.models.read", "List the local models and the functions they may call", "read")
+    register("llm.chat", "Run chat completions on the local model", "write")
+    register("llm.agents.read", "See AI agents and their performance", "read")
+    register("llm.agents.write", "Create and edit AI agents", "write")
+    register("llm.agents.execute", "Run AI agents", "write")
+    register("llm.agents.delete", "Delete AI agents", "admin")
+
+
+def hub_health_checks(register):
+    from plugins.ml.llm.runtime import health
+
+    register("llm", health)
+
+
+def hub_startup(app):
+    # Generation outside a request (jobs, agents run in the background) finds the model too.
+    from plugins.ml.llm.runtime import configure
+
+    hub = app.extensions["hub"]
+    configure(hub.plugin_settings("llm"), hub.settings.data_dir)
+
+
+async def hub_shutdown(app):
+    from plugins.ml.llm.runtime import close_models
+
+    await close_models()

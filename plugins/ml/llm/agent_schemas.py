@@ -1,0 +1,254 @@
+"""Request and response models of the AI agents API (seed 004 "AI Agents API" and the
+"Analytics API" ai-performance), camelCase like the CRM plugin.
+
+Beyond the seed: an agent's `config` also has `mode`, `maxSteps`, `timeoutSeconds` and
+`toolChoice`; an execute response also has `runId` and `run` (status, steps, error), and
+each action has a `status` (and `result` or `error`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+AgentType = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+FunctionName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+SystemPrompt = Annotated[str, StringConstraints(max_length=20_000)]
+Temperature = Annotated[float, Field(ge=0, le=2)]
+MaxTokens = Annotated[int, Field(ge=1, le=8192)]
+MaxSteps = Annotated[int, Field(ge=1, le=20)]
+TimeoutSeconds = Annotated[float, Field(gt=0, le=600)]
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# "auto" (the model decides at each step), "required" (the first step must call a function),
+# "none" (no function calls), or a capability's name (the first step calls that function)
+ToolChoice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class CamelInput(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _not_null(value):
+    """An update may leave a field out, but not set a required one to null."""
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
+def _unique(names: list[str] | None) -> list[str] | None:
+    return None if names is None else list(dict.fromkeys(names))
+
+
+# -- agents --------------------------------------------------------------------------------------
+
+
+class AgentConfigIn(CamelInput):
+    model: ModelName | None = None
+    temperature: Temperature = 0.0
+    max_tokens: MaxTokens = 512
+    system_prompt: SystemPrompt = ""
+    mode: Literal["execute", "propose"] = "execute"
+    max_steps: MaxSteps = 4
+    timeout_seconds: TimeoutSeconds = 60.0
+    tool_choice: ToolChoice = "auto"
+
+
+class AgentConfigUpdate(CamelInput):
+    model: ModelName | None = None
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    system_prompt: SystemPrompt | None = None
+    mode: Literal["execute", "propose"] | None = None
+    max_steps: MaxSteps | None = None
+    timeout_seconds: TimeoutSeconds | None = None
+    tool_choice: ToolChoice | None = None
+
+    _required = field_validator(
+        "temperature", "max_tokens", "system_prompt", "mode", "max_steps", "timeout_seconds", "tool_choice",
+        mode="before",
+    )(_not_null)
+
+
+class AgentCreate(CamelInput):
+    name: Name
+    type: AgentType = "general"
+    status: Literal["active", "inactive"] = "active"
+    capabilities: list[FunctionName] = Field(default_factory=list, max_length=50)
+    config: AgentConfigIn = Field(default_factory=AgentConfigIn)
+
+    _unique_capabilities = field_validator("capabilities")(_unique)
+
+
+class AgentUpdate(CamelInput):
+    name: Name | None = None
+    type: AgentType | None = None
+    status: Literal["active", "inactive"] | None = None
+    capabilities: list[FunctionName] | None = Field(default=None, max_length=50)
+    config: AgentConfigUpdate | None = None
+
+    _unique_capabilities = field_validator("capabilities")(_unique)
+    _required = field_validator("name", "type", "status", "capabilities", "config", mode="before")(_not_null)
+
+
+class PerformanceOut(CamelModel):
+    total_interactions: int
+    success_rate: float
+    avg_response_time: float  # seconds
+
+
+class AgentConfigOut(CamelModel):
+    model: str | None
+    temperature: float
+    max_tokens: int
+    system_prompt: str
+    mode: Literal["execute", "propose"]
+    max_steps: int
+    timeout_seconds: float
+    tool_choice: str
+
+
+class AgentOut(CamelModel):
+    id: str
+    name: str
+    type: str
+    status: Literal["active", "inactive"]
+    capabilities: list[str]
+    performance: PerformanceOut
+    config: AgentConfigOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaginationOut(CamelModel):
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class AgentList(CamelModel):
+    agents: list[AgentOut]
+    total: int
+    pagination: PaginationOut
+
+
+# -- execution -----------------------------------------------------------------------------------
+
+
+class ExecuteInput(CamelInput):
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8_000)]
+    lead_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+    # free-form facts for the model (seed: previousInteractions, leadValue); JSON, at most 4 kB
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("context")
+    @classmethod
+    def _small_context(cls, context: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        if len(json.dumps(context, default=str)) > 4_000:
+            raise ValueError("at most 4000 characters of JSON")
+        return context
+
+
+class ExecuteRequest(CamelInput):
+    input: ExecuteInput
+
+
+class ActionOut(CamelModel):
+    type: str  # the hub function's name
+    parameters: dict[str, Any]
+    status: Literal["executed", "proposed", "failed"]
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+class ExecuteOutput(CamelModel):
+    response: str
+    actions: list[ActionOut]
+    confidence: float
+
+
+class UsageOut(CamelModel):
+    input_tokens: int
+    output_tokens: int
+    total_cost: float
+
+
+class RunError(CamelModel):
+    code: str
+    message: str
+
+
+class RunInfo(CamelModel):
+    id: str
+    status: Literal["running", "succeeded", "partial", "failed"]
+    steps: int
+    latency_ms: float
+    withheld_capabilities: list[str]
+    error: RunError | None
+
+
+class ExecuteResponse(CamelModel):
+    run_id: str
+    output: ExecuteOutput
+    usage: UsageOut
+    run: RunInfo
+
+
+class RunOut(CamelModel):
+    id: str
+    agent_id: str
+    status: str
+    success: bool
+    mode: str
+    input: dict[str, Any]
+    response: str | None
+    actions: list[dict[str, Any]]
+    steps: int
+    usage: UsageOut
+    latency_ms: float
+    error: RunError | None
+    user_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class RunList(CamelModel):
+    runs: list[RunOut]
+    total: int
+    pagination: PaginationOut
+
+
+# -- analytics -----------------------------------------------------------------------------------
+
+
+class AgentMetrics(CamelModel):
+    total_interactions: int
+    successful_interactions: int
+    avg_response_time: float
+    cost_per_interaction: float
+    lead_qualification_rate: float
+
+
+class AgentPerformance(CamelModel):
+    agent_id: str
+    name: str
+    metrics: AgentMetrics
+
+
+class OverallPerformance(CamelModel):
+    total_cost: float
+    total_savings: float
+    automation_rate: float
+
+
+class AIPerformance(CamelModel):
+    agents: list[AgentPerformance]
+    overall: OverallPerformance
