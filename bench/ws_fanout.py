@@ -364,7 +364,7 @@ async def main(args) -> dict:
     scenarios = [
         ("reference: bare Quart broadcast, 1 worker", "reference", 1, None),
         ("hub: 1 worker, memory", "hub", 1, None),
-        (f"hub: 2 workers, Redis", "hub", 2, args.redis_url),
+        ("hub: 2 workers, Redis", "hub", 2, args.redis_url),
     ]
     if args.only:
         scenarios = [s for s in scenarios if s[1] == args.only or s[0].startswith(args.only)]

@@ -11,5 +11,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # The example third-party plugin is installed like any outside plugin: through its entry point.
-.venv/bin/python -m pip install --quiet -e '.[ml,llm,test]' -e tests/example_plugin
+.venv/bin/python -m pip install --quiet -e '.[llm,test]' -e tests/example_plugin
 exec .venv/bin/python -m pytest "$@"

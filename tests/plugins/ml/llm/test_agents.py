@@ -12,7 +12,6 @@ import uuid
 import pytest
 
 from tests.helpers import add_member, assert_error, create_key
-from tests.plugins.crm.conftest import api, events, key_api, member_api, other_api  # noqa: F401 (fixtures)
 from tests.plugins.crm.support import Api, assert_same_types
 
 # seed 004 "AI Agents API", verbatim

@@ -11,7 +11,6 @@ import pytest
 
 from plugins.ml.llm.agents import AgentSettings
 from plugins.ml.llm.models import AgentRun
-from tests.plugins.crm.conftest import api, other_api  # noqa: F401 (fixtures)
 from tests.plugins.crm.support import assert_same_types
 
 # seed 004 "Analytics API", verbatim

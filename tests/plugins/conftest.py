@@ -1,4 +1,5 @@
-"""Fixtures of the CRM tests (the app, client, admin and other_admin come from tests/conftest.py)."""
+"""Fixtures shared by the plugin tests: callers of the HTTP API as an admin, a member, a key, another
+organization, and an event recorder (the app, client, admin and other_admin come from tests/conftest.py)."""
 
 from __future__ import annotations
 

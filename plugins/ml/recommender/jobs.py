@@ -1,0 +1,183 @@
+"""Background jobs of the recommender (core jobs, `hub_jobs`).
+
+recommender.train   trains the model version recorded by `service.trigger_training`: reads
+                    the tenant's interactions in the data range and its catalog, runs
+                    `engine.train` in a thread (progress -> job progress, events and the
+                    `ml_training_loss` gauge), writes the model to a temporary directory
+                    renamed into `<data_dir>/recommender/<org>/<version>/` (a reader never
+                    sees half a model), then activates it.
+recommender.export  writes the training-data export (export.py).
+
+Events: recommender.training.started / progress / completed / failed, with
+{"job_id", "model_version", "model_type", ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.events import emit
+from core.jobs import JobCancelled, JobContext, JobFailed
+from plugins.ml.recommender import engine, service
+from plugins.ml.recommender.metrics import recommender_metrics
+from plugins.ml.recommender.models import Interaction, Item, ModelVersion
+from plugins.ml.recommender.schemas import parse_utc_timestamp
+from plugins.ml.recommender.serving import LoadedModel, serving_state
+
+log = logging.getLogger("hub.recommender.jobs")
+
+PROGRESS_POLL_SECONDS = 0.5
+LOADING_SHARE, TRAINING_SHARE = 10, 85  # job progress %: reading data, then training, then saving
+
+
+def register_jobs(register) -> None:
+    register("recommender.train", train_job, max_attempts=2)
+    register("recommender.export", export_job, max_attempts=3, timeout_seconds=3600)
+
+
+async def load_training_data(org_id: Any, data_range: dict) -> tuple["engine.InteractionLog", list]:
+    query = Interaction.for_org(org_id)
+    if data_range.get("start_date"):
+        query = query.filter(occurred_at__gte=parse_utc_timestamp(data_range["start_date"]))
+    if data_range.get("end_date"):
+        query = query.filter(occurred_at__lte=parse_utc_timestamp(data_range["end_date"]))
+    rows = await query.order_by("occurred_at").values_list("user_id", "item_id", "interaction_type", "occurred_at")
+    interactions = engine.InteractionLog(
+        user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows], types=[r[2] for r in rows],
+        timestamps=np.array([r[3].timestamp() for r in rows], dtype=np.float64),
+    )
+    items = [service.item_info(row) for row in await Item.for_org(org_id).values(*service.ITEM_INFO_FIELDS)]
+    return interactions, items
+
+
+class _Progress:
+    """Written by the training thread, read by the job's loop (plain attribute swaps)."""
+
+    def __init__(self) -> None:
+        self.fraction = 0.0
+        self.stage = "starting"
+        self.losses: list[tuple[Any, float]] = []
+        self.cancelled = False
+
+    def __call__(self, fraction: float, stage: str, info: dict | None = None) -> None:
+        if self.cancelled:
+            raise JobCancelled("training cancelled")  # stops engine.train at its next report
+        self.fraction, self.stage = float(fraction), str(stage)
+        info = info or {}
+        if "loss" in info:
+            self.losses.append((info.get("epoch", len(self.losses) + 1), float(info["loss"])))
+
+
+async def train_job(ctx: JobContext, payload: dict) -> dict:
+    hub, org = ctx.hub, ctx.org_id
+    version = payload["version"]
+    row = await ModelVersion.filter(org_id=org, version=version).first()
+    if row is None:
+        raise JobFailed(f"model version {version} no longer exists")
+    if row.status == "ready":  # an earlier attempt finished; jobs may run twice
+        return {"model_version": version, "status": "ready"}
+    labels = {"job_id": ctx.job_id, "model_version": version, "model_type": row.model_type}
+    await ModelVersion.filter(id=row.id).update(status="training", error=None)
+    await emit(org, "recommender.training.started", labels, hub=hub)
+    started = time.monotonic()
+    try:
+        result = await _train(ctx, row, labels)
+    except BaseException as error:
+        message = str(error) or type(error).__name__
+        await ModelVersion.filter(id=row.id).update(status="failed", error=message[:4000])
+        await emit(org, "recommender.training.failed", {**labels, "error": message[:500]}, hub=hub)
+        if isinstance(error, ValueError):  # bad hyperparameters, unsupported model: retrying cannot help
+            raise JobFailed(message) from error
+        raise
+    duration = time.monotonic() - started
+    recommender_metrics(hub).training_duration.labels(org, row.model_type).observe(duration)
+    await emit(org, "recommender.training.completed", {**labels, "duration_seconds": round(duration, 3),
+                                                        "metrics": result["metrics"]}, hub=hub)
+    return result
+
+
+async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> dict:
+    hub, org, version = ctx.hub, ctx.org_id, row.version
+    snapshot = service.utcnow()  # items uploaded after this are added to the model when served
+    interactions, items = await load_training_data(org, row.data_range or {})
+    if not interactions.item_ids:
+        raise JobFailed("No interactions to train on in the requested data range")
+    await ctx.progress(LOADING_SHARE, f"{len(interactions.item_ids)} interactions, {len(items)} items")
+    progress = _Progress()
+    training = asyncio.ensure_future(asyncio.to_thread(
+        engine.train, interactions, items, model_type=row.model_type,
+        hyperparameters=row.hyperparameters or {}, progress=progress,
+    ))
+    reported_losses = 0
+    loss_gauge = recommender_metrics(hub).training_loss
+    try:
+        while not training.done():
+            await asyncio.wait({training}, timeout=PROGRESS_POLL_SECONDS)
+            progress.cancelled = ctx.cancelled
+            await ctx.progress(LOADING_SHARE + TRAINING_SHARE * min(1.0, progress.fraction), progress.stage)
+            for epoch, loss in progress.losses[reported_losses:]:
+                loss_gauge.labels(org, version, str(epoch)).set(loss)
+                await emit(org, "recommender.training.progress",
+                           {**labels, "epoch": epoch, "loss": loss, "progress": round(progress.fraction, 3),
+                            "stage": progress.stage}, hub=hub)
+            reported_losses = len(progress.losses)
+    except asyncio.CancelledError:
+        progress.cancelled = True  # the thread stops at its next progress report
+        raise
+    model = training.result()
+    ctx.raise_if_cancelled()
+    relative = Path(str(org)) / version
+    await asyncio.to_thread(save_model, model, service.data_root(hub), relative)
+    metrics = _json_metrics(getattr(model, "metrics", {}) or {})
+    await ModelVersion.filter(id=row.id).update(
+        status="ready", path=str(relative), metrics=metrics, dimension=int(model.dim),
+        item_count=len(model.item_ids), interaction_count=len(interactions.item_ids),
+        trained_at=snapshot, error=None,
+    )
+    # This process serves the fresh model without reading it back; others load it from disk.
+    serving_state(hub).remember(org, LoadedModel(version, model, snapshot - service.CATALOG_SLACK, None))
+    await service.activate(hub, org, version)
+    return {"model_version": version, "status": "ready", "metrics": metrics, "path": str(relative)}
+
+
+def save_model(model: Any, root: Path, relative: Path) -> None:
+    """Write into a sibling temporary directory, then rename it into place: the final
+    directory either does not exist or holds a complete model."""
+    final = root / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    model.save(temporary)
+    if final.exists():  # a retried attempt: the new files replace the old ones
+        shutil.rmtree(final)
+    os.replace(temporary, final)
+
+
+def _json_metrics(metrics: dict) -> dict:
+    clean = {}
+    for name, value in metrics.items():
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            clean[str(name)] = value
+        elif isinstance(value, dict):
+            clean[str(name)] = _json_metrics(value)
+    return clean
+
+
+async def export_job(ctx: JobContext, payload: dict) -> dict:
+    from plugins.ml.recommender.export import export_training_data
+
+    async def report(percent: float, message: str) -> None:
+        await ctx.progress(percent, message)
+
+    return await export_training_data(ctx.hub, ctx.org_id, payload.get("start_date"), payload.get("end_date"),
+                                      progress=report)

@@ -1,0 +1,236 @@
+"""Recommender routes: seed 003 paths (§1 ML engine, §2 data pipeline, §5 public API) plus
+the Hub's own management routes under /api/v1/recommender/.
+
+`/internal/...` routes are for services (an API key whose scopes include
+`recommender.internal`, an admin-level permission); the `tenant_id` in their body must be
+the key's organization, anything else is a 404 like any other tenant's resource.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, request
+from quart_schema import document_response, validate_request
+
+from core.auth import current_principal, require
+from core.errors import HubError
+from core.jobs import enqueue
+from core.pagination import paginate
+from core.state import current_hub
+from plugins.ml.recommender import service
+from plugins.ml.recommender.schemas import (
+    ActivateRequest,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    ExportAccepted,
+    ExportRequest,
+    IngestResult,
+    InteractionAccepted,
+    InteractionRecord,
+    InteractionsUpload,
+    InternalInteractionsUpload,
+    InternalItemsUpload,
+    InternalRecommendationRequest,
+    InternalRecommendations,
+    InternalTrainingRequest,
+    ItemEmbedding,
+    ItemList,
+    ItemsUpload,
+    ModelVersionList,
+    ModelVersionOut,
+    PublicRecommendationRequest,
+    PublicRecommendations,
+    TenantSettingsOut,
+    TenantSettingsUpdate,
+    TrainingAccepted,
+    TrainingRequest,
+)
+
+bp = Blueprint("recommender", __name__)
+
+
+def _org():
+    return current_principal().org_id
+
+
+def _internal_org(tenant_id: str):
+    org = _org()
+    service.check_tenant(org, tenant_id)
+    return org
+
+
+# -- ingest (seed 003 §2 and §5) ----------------------------------------------------------------
+
+
+@bp.post("/api/v1/items")
+@require("recommender.items.write")
+@validate_request(ItemsUpload)
+@document_response(IngestResult)
+async def upload_items(data: ItemsUpload):
+    return await service.ingest_items(_org(), data.items)
+
+
+@bp.post("/internal/data/items")
+@require("recommender.internal")
+@validate_request(InternalItemsUpload)
+@document_response(IngestResult)
+async def internal_upload_items(data: InternalItemsUpload):
+    return await service.ingest_items(_internal_org(data.tenant_id), data.items)
+
+
+@bp.post("/api/v1/interactions")
+@require("recommender.interactions.write")
+@validate_request(InteractionRecord)
+@document_response(InteractionAccepted, 202)
+async def track_interaction(data: InteractionRecord):
+    return await service.track_interaction(_org(), data), 202
+
+
+@bp.post("/internal/data/interactions")
+@require("recommender.internal")
+@validate_request(InternalInteractionsUpload)
+@document_response(IngestResult)
+async def internal_upload_interactions(data: InternalInteractionsUpload):
+    return await service.ingest_interactions(_internal_org(data.tenant_id), data.interactions)
+
+
+@bp.post("/api/v1/recommender/interactions")
+@require("recommender.interactions.write")
+@validate_request(InteractionsUpload)
+@document_response(IngestResult)
+async def upload_interactions(data: InteractionsUpload):
+    """A batch of interactions with a user's credentials (the public twin of /internal/data/interactions)."""
+    return await service.ingest_interactions(_org(), data.interactions)
+
+
+@bp.get("/api/v1/items")
+@require("recommender.items.read")
+@document_response(ItemList)
+async def list_items():
+    page = paginate("offset")
+    category = request.args.get("category") or None
+    rows, total = await service.list_items(_org(), page, category)
+    return page.respond({"items": rows, "total": total}, total)
+
+
+# -- embeddings ---------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/items/<item_id>/embedding")
+@require("recommender.items.read")
+@document_response(ItemEmbedding)
+async def get_item_embedding(item_id: str):
+    return await service.item_embedding(_org(), item_id)
+
+
+@bp.post("/internal/ml/embeddings")
+@require("recommender.internal")
+@validate_request(EmbeddingsRequest)
+@document_response(EmbeddingsResponse)
+async def generate_embeddings(data: EmbeddingsRequest):
+    return await service.generate_embeddings(_internal_org(data.tenant_id), data.items, data.model_version)
+
+
+# -- recommendations ----------------------------------------------------------------------------
+
+
+@bp.post("/api/v1/recommendations")
+@require("recommender.recommend")
+@validate_request(PublicRecommendationRequest)
+@document_response(PublicRecommendations)
+async def recommendations(data: PublicRecommendationRequest):
+    result = await service.recommend(_org(), data)
+    return {
+        "recommendations": [{"item_id": r["item_id"], "score": r["score"]} for r in result["recommendations"]],
+        "metadata": {"model_version": result["model_version"], "latency_ms": result["latency_ms"],
+                     "cache_hit": result["cache_hit"]},
+    }
+
+
+@bp.post("/internal/ml/recommendations")
+@require("recommender.internal")
+@validate_request(InternalRecommendationRequest)
+@document_response(InternalRecommendations)
+async def internal_recommendations(data: InternalRecommendationRequest):
+    return await service.recommend(_internal_org(data.tenant_id), data)
+
+
+# -- training and model versions ----------------------------------------------------------------
+
+
+@bp.post("/internal/ml/training/trigger")
+@require("recommender.internal")
+@validate_request(InternalTrainingRequest)
+@document_response(TrainingAccepted, 202)
+async def internal_trigger_training(data: InternalTrainingRequest):
+    org = _internal_org(data.tenant_id)
+    return await service.trigger_training(org, current_principal().user_id, data.training_config), 202
+
+
+@bp.post("/api/v1/recommender/training")
+@require("recommender.train")
+@validate_request(TrainingRequest)
+@document_response(TrainingAccepted, 202)
+async def trigger_training(data: TrainingRequest):
+    return await service.trigger_training(_org(), current_principal().user_id, data.training_config), 202
+
+
+@bp.get("/api/v1/recommender/models")
+@require("recommender.models.read")
+@document_response(ModelVersionList)
+async def list_model_versions():
+    page = paginate("offset")
+    rows, total, active = await service.list_versions(_org(), page)
+    return page.respond({"models": rows, "active_version": active, "total": total}, total)
+
+
+@bp.get("/api/v1/recommender/models/<version>")
+@require("recommender.models.read")
+@document_response(ModelVersionOut)
+async def get_model_version(version: str):
+    return await service.get_version(_org(), version)
+
+
+@bp.put("/api/v1/recommender/active-model")
+@require("recommender.settings")
+@validate_request(ActivateRequest)
+@document_response(ModelVersionOut)
+async def activate_model_version(data: ActivateRequest):
+    """Serve another trained version (a rollback, or a pinned choice)."""
+    return await service.activate(current_hub(), _org(), data.model_version)
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/recommender/settings")
+@require("recommender.models.read")
+@document_response(TenantSettingsOut)
+async def get_recommender_settings():
+    return service.settings_body(await service.tenant_settings(_org()))
+
+
+@bp.patch("/api/v1/recommender/settings")
+@require("recommender.settings")
+@validate_request(TenantSettingsUpdate)
+@document_response(TenantSettingsOut)
+async def update_recommender_settings(data: TenantSettingsUpdate):
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name != "embedding_dimension":
+            raise HubError("VALIDATION_ERROR", "Invalid input data", {"field": name, "reason": "may not be null"})
+    return await service.update_settings(_org(), changes)
+
+
+# -- export (seed 003 §3) -----------------------------------------------------------------------
+
+
+@bp.post("/internal/data/export")
+@require("recommender.internal")
+@validate_request(ExportRequest)
+@document_response(ExportAccepted, 202)
+async def export_training_data(data: ExportRequest):
+    org = _internal_org(data.tenant_id)
+    payload = {"start_date": service.iso(data.start_date), "end_date": service.iso(data.end_date)}
+    job = await enqueue(org, "recommender.export", payload, user_id=current_principal().user_id)
+    return {"job_id": str(job.id), "status": "queued"}, 202
+

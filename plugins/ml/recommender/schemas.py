@@ -1,0 +1,332 @@
+"""Request and response models of the recommender (seed 003 §1, §2, §5) and the per-record
+validation rules of seed 003 §9.
+
+Ingest bodies are validated in two steps: the envelope (`tenant_id`, a list of records) by
+quart-schema, where a bad envelope is a 400; then each record by `ItemRecord` /
+`InteractionRecord`, where a bad record is listed in `validation_errors` and the others are
+stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+
+INTERACTION_TYPES = ("view", "click", "purchase", "like", "dislike", "add_to_cart", "remove_from_cart")
+MODEL_TYPES = ("matrix_factorization", "two_tower", "gnn")
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+CATEGORY_PATTERN = r"^[a-z0-9-]+$"
+
+
+def _strict_string(value: Any) -> Any:
+    # "123" is an id, 123 is a client bug: no silent coercion of numbers into ids.
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def parse_utc_timestamp(value: Any) -> datetime:
+    """Seed 003 §9: ISO 8601 in UTC. `Z`, `+00:00` or no offset (read as UTC); other
+    offsets are refused rather than converted, so a client's clock bug is visible."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date-time, e.g. 2025-01-07T10:30:45Z") from None
+    else:
+        raise ValueError("must be an ISO 8601 date-time string")
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    if parsed.utcoffset().total_seconds() != 0:
+        raise ValueError("must be in UTC (Z or +00:00)")
+    return parsed.astimezone(timezone.utc)
+
+
+RecordId = Annotated[
+    str, BeforeValidator(_strict_string), StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
+Category = Annotated[
+    str, BeforeValidator(_strict_string), StringConstraints(min_length=1, max_length=64, pattern=CATEGORY_PATTERN)]
+Tag = Annotated[str, BeforeValidator(_strict_string), StringConstraints(min_length=1, max_length=32)]
+UtcTimestamp = Annotated[datetime, BeforeValidator(parse_utc_timestamp)]
+InteractionType = Literal["view", "click", "purchase", "like", "dislike", "add_to_cart", "remove_from_cart"]
+
+
+class _Record(BaseModel):
+    # unknown fields are ignored: clients send extra attributes we do not model
+    model_config = ConfigDict(extra="ignore")
+
+
+class ItemRecord(_Record):
+    item_id: RecordId
+    title: Annotated[
+        str, BeforeValidator(_strict_string), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    description: Annotated[str, BeforeValidator(_strict_string), StringConstraints(max_length=10_000)] = ""
+    category: Category | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: UtcTimestamp | None = None
+
+
+class InteractionRecord(_Record):
+    user_id: RecordId
+    item_id: RecordId
+    interaction_type: InteractionType
+    timestamp: UtcTimestamp | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def record_error(error: ValidationError) -> str:
+    """One readable reason per rejected record: "Missing required field: title",
+    "category: String should match pattern '^[a-z0-9-]+$'"."""
+    problem = error.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in problem["loc"]) or "record"
+    if problem["type"] == "missing":
+        return f"Missing required field: {field}"
+    message = problem["msg"].removeprefix("Value error, ")
+    return f"{field}: {message}"
+
+
+# -- ingest envelopes ---------------------------------------------------------------------------
+
+
+class ItemsUpload(BaseModel):
+    items: list[Any]
+
+
+class InternalItemsUpload(ItemsUpload):
+    tenant_id: str
+
+
+class InteractionsUpload(BaseModel):
+    interactions: list[Any]
+
+
+class InternalInteractionsUpload(InteractionsUpload):
+    tenant_id: str
+
+
+class ValidationProblem(BaseModel):
+    index: int
+    item_id: Any = None
+    user_id: Any = None
+    error: str
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    rejected: int
+    validation_errors: list[ValidationProblem]
+
+
+class InteractionAccepted(BaseModel):
+    status: Literal["accepted"]
+    interaction_id: str
+
+
+# -- embeddings ---------------------------------------------------------------------------------
+
+
+class EmbeddingFeatures(BaseModel):
+    title: Annotated[str, StringConstraints(max_length=500)] = ""
+    description: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    category: Category | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    image_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class EmbeddingItem(BaseModel):
+    item_id: RecordId
+    features: EmbeddingFeatures = Field(default_factory=EmbeddingFeatures)
+
+
+class EmbeddingsRequest(BaseModel):
+    tenant_id: str
+    items: list[EmbeddingItem] = Field(min_length=1, max_length=1_000)
+    model_version: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+
+
+class EmbeddingOut(BaseModel):
+    item_id: str
+    embedding: list[float]
+    dimension: int
+    model_version: str
+
+
+class EmbeddingsResponse(BaseModel):
+    embeddings: list[EmbeddingOut]
+    model_version: str
+
+
+class ItemEmbedding(BaseModel):
+    item_id: str
+    embedding: list[float]
+    dimension: int
+    model_version: str
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+class DataRange(BaseModel):
+    start_date: UtcTimestamp | None = None
+    end_date: UtcTimestamp | None = None
+
+
+class TrainingConfig(BaseModel):
+    model_type: Literal["matrix_factorization", "two_tower", "gnn"] | None = None  # None: the tenant's default
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    data_range: DataRange = Field(default_factory=DataRange)
+
+
+class TrainingRequest(BaseModel):
+    training_config: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+class InternalTrainingRequest(TrainingRequest):
+    tenant_id: str
+
+
+class TrainingAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "completed", "failed"]
+    estimated_duration_minutes: float
+    model_version: str
+
+
+class ModelVersionOut(BaseModel):
+    version: str
+    model_type: str
+    status: str
+    is_active: bool
+    job_id: str | None
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, Any]
+    dimension: int | None
+    item_count: int
+    interaction_count: int
+    error: str | None
+    created_at: datetime
+    trained_at: datetime | None
+    activated_at: datetime | None
+
+
+class ActivateRequest(BaseModel):
+    model_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class ModelVersionList(BaseModel):
+    models: list[ModelVersionOut]
+    active_version: str | None
+    total: int
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+class RecommendationFilters(BaseModel):
+    categories: list[Category] = Field(default_factory=list, max_length=100)
+    min_score: float | None = Field(None, ge=-1e9, le=1e9)
+    exclude_ids: list[RecordId] = Field(default_factory=list, max_length=1_000)
+
+
+class RequestContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    device_type: Literal["mobile", "desktop", "tablet"] | None = None
+    location: Annotated[str, StringConstraints(max_length=200)] | None = None
+    session_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class PublicRecommendationRequest(BaseModel):
+    user_id: RecordId
+    count: int = Field(10, ge=1)
+    filters: RecommendationFilters = Field(default_factory=RecommendationFilters)
+    context: RequestContext = Field(default_factory=RequestContext)
+    model_version: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+
+
+class InternalRecommendationRequest(PublicRecommendationRequest):
+    tenant_id: str
+
+
+class PublicRecommendation(BaseModel):
+    item_id: str
+    score: float
+
+
+class PublicRecommendationMeta(BaseModel):
+    model_version: str
+    latency_ms: float
+    cache_hit: bool
+
+
+class PublicRecommendations(BaseModel):
+    recommendations: list[PublicRecommendation]
+    metadata: PublicRecommendationMeta
+
+
+class RecommendationMetadata(BaseModel):
+    category: str | None
+    created_at: str | None
+
+
+class InternalRecommendation(BaseModel):
+    item_id: str
+    score: float
+    embedding_distance: float | None
+    metadata: RecommendationMetadata
+
+
+class InternalRecommendations(BaseModel):
+    request_id: str
+    recommendations: list[InternalRecommendation]
+    model_version: str
+    latency_ms: float
+    cache_hit: bool
+
+
+# -- settings and export ------------------------------------------------------------------------
+
+
+class TenantSettingsOut(BaseModel):
+    allow_repurchase: bool
+    default_model_type: Literal["matrix_factorization", "two_tower"]
+    embedding_dimension: int | None  # None: the engine's default
+
+
+class TenantSettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allow_repurchase: bool | None = None
+    default_model_type: Literal["matrix_factorization", "two_tower"] | None = None
+    embedding_dimension: int | None = Field(None, ge=8, le=1_024)  # null: back to the engine's default
+
+
+class ExportRequest(BaseModel):
+    tenant_id: str
+    start_date: UtcTimestamp | None = None
+    end_date: UtcTimestamp | None = None
+
+
+class ExportAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued"]
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    title: str
+    description: str
+    category: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ItemList(BaseModel):
+    items: list[ItemOut]
+    total: int

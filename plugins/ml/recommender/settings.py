@@ -1,0 +1,37 @@
+"""Settings of the recommender plugin (`[plugins.recommender]` in config/hub.toml,
+`HUB_PLUGINS__RECOMMENDER__<KEY>` in the environment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RecommenderConfig(BaseModel):
+    # Models and exports live under <data_dir>/<data_subdir>/.
+    data_subdir: str = Field("recommender", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Records per ingest request (items or interactions); more is a 413.
+    max_batch: int = Field(10_000, ge=1, le=100_000)
+    # Rows per INSERT statement inside one ingest transaction.
+    insert_chunk: int = Field(1_000, ge=1, le=10_000)
+    # Recommendation responses are cached this long (0: no cache). Redis when the Hub has
+    # one, else in process memory.
+    cache_ttl_seconds: float = Field(300, ge=0)
+    cache_max_entries: int = Field(50_000, ge=1)  # in-process cache only
+    # The newest interactions of the user handed to the model as history.
+    history_size: int = Field(200, ge=1, le=10_000)
+    max_count: int = Field(100, ge=1, le=1_000)
+    # Without Redis, how often a process re-reads which model version is active (with
+    # Redis the pointer is one GET per request).
+    active_check_seconds: float = Field(1.0, ge=0)
+    # Trained models kept in memory per process (least recently used ones are dropped).
+    loaded_models: int = Field(32, ge=1)
+    # Seed 003 §5: 1000 requests/minute per tenant on POST /api/v1/recommendations (0: off).
+    rate_limit_per_minute: int = Field(1_000, ge=0)
+    rate_limit_burst: int = Field(100, ge=1)
+    # Training defaults (a request's hyperparameters win; a tenant's settings choose the type).
+    training_timeout_seconds: int = Field(3_600, ge=10)
+    feature_dim: int = Field(128, ge=8, le=4_096)  # content embeddings (cold start, before any model)
+    # Passed to engine.train as default hyperparameters (e.g. ANN connectivity/expansion).
+    engine_options: dict[str, Any] = Field(default_factory=dict)
