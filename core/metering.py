@@ -161,7 +161,8 @@ class Metering(PeriodicFlush):
     async def limits_for_plan(self, plan: str) -> dict[str, int]:
         """Config limits for `plan` (or `[quotas] default`), then each plugin's
         `hub_plan_limits(plan)` in registration order; a value of None removes a limit."""
-        implementations = tuple(id(i.function) for i in self.hub.manager.hook.hub_plan_limits.get_hookimpls())
+        # the functions themselves, not their ids: a replaced plugin's id can be reused
+        implementations = tuple(i.function for i in self.hub.manager.hook.hub_plan_limits.get_hookimpls())
         cached = self._limits.get(plan)
         if cached and cached[0] > time.monotonic() and cached[1] == implementations:
             return cached[2]
