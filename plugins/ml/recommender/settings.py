@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 
 class RecommenderConfig(BaseModel):
@@ -35,3 +35,23 @@ class RecommenderConfig(BaseModel):
     feature_dim: int = Field(128, ge=8, le=4_096)  # content embeddings (cold start, before any model)
     # Passed to engine.train as default hyperparameters (e.g. ANN connectivity/expansion).
     engine_options: dict[str, Any] = Field(default_factory=dict)
+    # Training-data export to an S3-compatible store (AWS S3, MinIO, moto, ...); needs the
+    # `s3` extra (boto3). Unset bucket: exports stay in the local data directory.
+    export_s3_bucket: str | None = Field(None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+    # Key prefix before `tenants/<tenant_id>/...`; a "/" is appended when missing ("" = bucket root).
+    export_s3_prefix: str = Field("", max_length=512)
+    # Admin configuration (never user input), so it is not SSRF-checked. Unset: AWS S3.
+    export_s3_endpoint_url: str | None = Field(None, pattern=r"^https?://")
+    export_s3_region: str | None = None
+    # Unset: boto3's standard credential chain (AWS_ACCESS_KEY_ID/..., profiles, instance roles).
+    export_s3_access_key_id: SecretStr | None = None
+    export_s3_secret_access_key: SecretStr | None = None
+    # Connect/read timeout and attempts of each S3 call (a dead store fails the job, no hang).
+    export_s3_timeout_seconds: float = Field(30, gt=0, le=600)
+    export_s3_max_attempts: int = Field(3, ge=1, le=10)
+
+    @field_validator("export_s3_prefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        value = value.strip("/")
+        return f"{value}/" if value else ""
