@@ -27,8 +27,9 @@ def make_settings(tmp_path: Path, **overrides: Any):
         # The suite logs in (and runs agents) far more often than the seed limits allow.
         rate_limits={"rules": {pattern: {"requests_per_minute": 100_000, "burst_size": 100_000}
                                for pattern in ("/api/auth/*", "/api/v1/auth/*", "/api/agents/*/execute")}},
-        # With Redis a server only enqueues jobs; the test session runs them itself.
-        jobs={"run_in_server": True},
+        # With Redis a server only enqueues jobs; the test session runs them itself, in a queue
+        # namespace of its own so that no other process on the same Redis can take its jobs.
+        jobs={"run_in_server": True, "namespace": f"hubtest-{uuid.uuid4().hex[:8]}"},
     )
     values.update(overrides)
     return load_settings(**values)
