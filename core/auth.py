@@ -81,6 +81,11 @@ def current_principal() -> Principal:
     return principal
 
 
+def current_org_id() -> Any:
+    """The organization the current request acts in (every tenant-scoped query starts here)."""
+    return current_principal().org_id
+
+
 async def check_plugin_enabled(principal: Principal) -> None:
     hub = current_hub()
     owner = hub.blueprint_owner.get(request.blueprint or "")

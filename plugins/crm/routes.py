@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, request
 from quart_schema import document_response, validate_request
 
-from core.auth import current_principal, require
+from core.auth import current_org_id, current_principal, require
 from core.errors import validation_error
 from core.pagination import paginate
 from plugins.crm import achievements, service
@@ -29,10 +29,6 @@ from plugins.crm.schemas import (
 )
 
 bp = Blueprint("crm", __name__)
-
-
-def _org():
-    return current_principal().org_id
 
 
 def _choice(name: str, allowed, default=None):
@@ -60,7 +56,7 @@ async def list_leads():
     page = paginate("offset")
     status = _choice("status", set(service.TRANSITIONS))
     source = request.args.get("source", "").strip().lower() or None  # stored lower-case
-    rows, total = await service.list_leads(_org(), page, status, source, request.args.get("companyId") or None)
+    rows, total = await service.list_leads(current_org_id(), page, status, source, request.args.get("companyId") or None)
     return _listed("leads", rows, total, page)
 
 
@@ -69,14 +65,14 @@ async def list_leads():
 @validate_request(LeadCreate)
 @document_response(LeadOut, 201)
 async def create_lead(data: LeadCreate):
-    return await service.create_lead(_org(), current_principal().user_id, data.model_dump()), 201
+    return await service.create_lead(current_org_id(), current_principal().user_id, data.model_dump()), 201
 
 
 @bp.get("/api/leads/<lead_id>")
 @require("crm.leads.read")
 @document_response(LeadOut)
 async def get_lead(lead_id: str):
-    return await service.get_lead(_org(), lead_id)
+    return await service.get_lead(current_org_id(), lead_id)
 
 
 @bp.put("/api/leads/<lead_id>")
@@ -84,13 +80,13 @@ async def get_lead(lead_id: str):
 @validate_request(LeadUpdate)
 @document_response(LeadOut)
 async def update_lead(lead_id: str, data: LeadUpdate):
-    return await service.update_lead(_org(), current_principal().user_id, lead_id, _changes(data))
+    return await service.update_lead(current_org_id(), current_principal().user_id, lead_id, _changes(data))
 
 
 @bp.delete("/api/leads/<lead_id>")
 @require("crm.leads.delete")
 async def delete_lead(lead_id: str):
-    await service.delete_lead(_org(), lead_id)
+    await service.delete_lead(current_org_id(), lead_id)
     return "", 204
 
 
@@ -108,7 +104,7 @@ async def list_contacts():
     tags = [t.strip() for t in request.args.get("tags", "").split(",") if t.strip()]
     sort = _choice("sort", set(service.CONTACT_SORTS), "createdAt")
     order = _choice("order", {"asc", "desc"}, "desc" if sort == "createdAt" else "asc")
-    rows, total = await service.list_contacts(_org(), page, search, tags, sort, order)
+    rows, total = await service.list_contacts(current_org_id(), page, search, tags, sort, order)
     return _listed("contacts", rows, total, page)
 
 
@@ -117,14 +113,14 @@ async def list_contacts():
 @validate_request(ContactCreate)
 @document_response(ContactOut, 201)
 async def create_contact(data: ContactCreate):
-    return await service.create_contact(_org(), data.model_dump()), 201
+    return await service.create_contact(current_org_id(), data.model_dump()), 201
 
 
 @bp.get("/api/contacts/<contact_id>")
 @require("crm.contacts.read")
 @document_response(ContactOut)
 async def get_contact(contact_id: str):
-    return await service.get_contact(_org(), contact_id)
+    return await service.get_contact(current_org_id(), contact_id)
 
 
 @bp.put("/api/contacts/<contact_id>")
@@ -132,13 +128,13 @@ async def get_contact(contact_id: str):
 @validate_request(ContactUpdate)
 @document_response(ContactOut)
 async def update_contact(contact_id: str, data: ContactUpdate):
-    return await service.update_contact(_org(), contact_id, _changes(data))
+    return await service.update_contact(current_org_id(), contact_id, _changes(data))
 
 
 @bp.delete("/api/contacts/<contact_id>")
 @require("crm.contacts.delete")
 async def delete_contact(contact_id: str):
-    await service.delete_contact(_org(), contact_id)
+    await service.delete_contact(current_org_id(), contact_id)
     return "", 204
 
 
@@ -150,7 +146,7 @@ async def delete_contact(contact_id: str):
 @document_response(CompanyList)
 async def list_companies():
     page = paginate("offset")
-    rows, total = await service.list_companies(_org(), page, request.args.get("search") or None)
+    rows, total = await service.list_companies(current_org_id(), page, request.args.get("search") or None)
     return _listed("companies", rows, total, page)
 
 
@@ -159,14 +155,14 @@ async def list_companies():
 @validate_request(CompanyCreate)
 @document_response(CompanyOut, 201)
 async def create_company(data: CompanyCreate):
-    return await service.create_company(_org(), data.model_dump()), 201
+    return await service.create_company(current_org_id(), data.model_dump()), 201
 
 
 @bp.get("/api/companies/<company_id>")
 @require("crm.companies.read")
 @document_response(CompanyOut)
 async def get_company(company_id: str):
-    return await service.get_company(_org(), company_id)
+    return await service.get_company(current_org_id(), company_id)
 
 
 @bp.put("/api/companies/<company_id>")
@@ -174,13 +170,13 @@ async def get_company(company_id: str):
 @validate_request(CompanyUpdate)
 @document_response(CompanyOut)
 async def update_company(company_id: str, data: CompanyUpdate):
-    return await service.update_company(_org(), company_id, _changes(data))
+    return await service.update_company(current_org_id(), company_id, _changes(data))
 
 
 @bp.delete("/api/companies/<company_id>")
 @require("crm.companies.delete")
 async def delete_company(company_id: str):
-    await service.delete_company(_org(), company_id)
+    await service.delete_company(current_org_id(), company_id)
     return "", 204
 
 
@@ -193,7 +189,7 @@ async def delete_company(company_id: str):
 async def list_conversations():
     page = paginate("offset")
     status = _choice("status", {"active", "closed"})
-    rows, total = await service.list_conversations(_org(), page, status)
+    rows, total = await service.list_conversations(current_org_id(), page, status)
     return _listed("conversations", rows, total, page)
 
 
@@ -202,7 +198,7 @@ async def list_conversations():
 @document_response(MessageList)
 async def list_messages(lead_id: str):
     page = paginate("offset")
-    rows, total = await service.read_messages(_org(), lead_id, page)
+    rows, total = await service.read_messages(current_org_id(), lead_id, page)
     return _listed("messages", rows, total, page)
 
 
@@ -222,7 +218,7 @@ async def send_message(data: MessageCreate):
 @bp.get("/api/analytics/dashboard")
 @require("crm.analytics.read")
 async def analytics_dashboard():
-    return await service.dashboard(_org())
+    return await service.dashboard(current_org_id())
 
 
 @bp.get("/api/achievements")

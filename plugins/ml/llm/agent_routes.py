@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 from quart import Blueprint, request
 from quart_schema import document_response, validate_request
 
-from core.auth import current_principal, require
+from core.auth import current_org_id, current_principal, require
 from core.errors import validation_error
 from core.pagination import paginate
 from plugins.ml.llm import agents
@@ -25,10 +25,6 @@ from plugins.ml.llm.agent_schemas import (
 )
 
 bp = Blueprint("llm_agents", __name__)
-
-
-def _org():
-    return current_principal().org_id
 
 
 def _choice(name: str, allowed) -> str | None:
@@ -57,7 +53,7 @@ async def list_agents():
     page = paginate("offset")
     status = _choice("status", {"active", "inactive"})
     agent_type = (request.args.get("type") or "").strip().lower() or None
-    rows, total = await agents.list_agents(_org(), page, status, agent_type)
+    rows, total = await agents.list_agents(current_org_id(), page, status, agent_type)
     return page.respond({"agents": rows, "total": total, "pagination": page.info(total)}, total)
 
 
@@ -66,14 +62,14 @@ async def list_agents():
 @validate_request(AgentCreate)
 @document_response(AgentOut, 201)
 async def create_agent(data: AgentCreate):
-    return await agents.create_agent(_org(), current_principal().user_id, data.model_dump()), 201
+    return await agents.create_agent(current_org_id(), current_principal().user_id, data.model_dump()), 201
 
 
 @bp.get("/api/agents/<agent_id>")
 @require("llm.agents.read")
 @document_response(AgentOut)
 async def get_agent(agent_id: str):
-    return await agents.get_agent(_org(), agent_id)
+    return await agents.get_agent(current_org_id(), agent_id)
 
 
 @bp.put("/api/agents/<agent_id>")
@@ -84,13 +80,13 @@ async def update_agent(agent_id: str, data: AgentUpdate):
     changes = data.model_dump(exclude_unset=True)
     if data.config is not None:
         changes["config"] = data.config.model_dump(exclude_unset=True)
-    return await agents.update_agent(_org(), agent_id, changes)
+    return await agents.update_agent(current_org_id(), agent_id, changes)
 
 
 @bp.delete("/api/agents/<agent_id>")
 @require("llm.agents.delete")
 async def delete_agent(agent_id: str):
-    await agents.delete_agent(_org(), agent_id)
+    await agents.delete_agent(current_org_id(), agent_id)
     return "", 204
 
 
@@ -107,7 +103,7 @@ async def execute_agent(agent_id: str, data: ExecuteRequest):
 @document_response(RunList)
 async def list_runs(agent_id: str):
     page = paginate("offset")
-    rows, total = await agents.list_runs(_org(), agent_id, page)
+    rows, total = await agents.list_runs(current_org_id(), agent_id, page)
     return page.respond({"runs": rows, "total": total, "pagination": page.info(total)}, total)
 
 
@@ -118,4 +114,4 @@ async def ai_performance():
     start, end = _date("startDate"), _date("endDate")
     if start and end and start > end:
         raise validation_error("startDate", "must not be after endDate")
-    return await agents.ai_performance(_org(), start, end)
+    return await agents.ai_performance(current_org_id(), start, end)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, request
 from quart_schema import document_response, validate_request
 
-from core.auth import current_principal, require
+from core.auth import current_org_id, current_principal, require
 from core.errors import HubError
 from core.jobs import enqueue
 from core.pagination import paginate
@@ -48,12 +48,8 @@ from plugins.ml.recommender.schemas import (
 bp = Blueprint("recommender", __name__)
 
 
-def _org():
-    return current_principal().org_id
-
-
 def _internal_org(tenant_id: str):
-    org = _org()
+    org = current_org_id()
     service.check_tenant(org, tenant_id)
     return org
 
@@ -66,7 +62,7 @@ def _internal_org(tenant_id: str):
 @validate_request(ItemsUpload)
 @document_response(IngestResult)
 async def upload_items(data: ItemsUpload):
-    return await service.ingest_items(_org(), data.items)
+    return await service.ingest_items(current_org_id(), data.items)
 
 
 @bp.post("/internal/data/items")
@@ -82,7 +78,7 @@ async def internal_upload_items(data: InternalItemsUpload):
 @validate_request(InteractionRecord)
 @document_response(InteractionAccepted, 202)
 async def track_interaction(data: InteractionRecord):
-    return await service.track_interaction(_org(), data), 202
+    return await service.track_interaction(current_org_id(), data), 202
 
 
 @bp.post("/internal/data/interactions")
@@ -99,7 +95,7 @@ async def internal_upload_interactions(data: InternalInteractionsUpload):
 @document_response(IngestResult)
 async def upload_interactions(data: InteractionsUpload):
     """A batch of interactions with a user's credentials (the public twin of /internal/data/interactions)."""
-    return await service.ingest_interactions(_org(), data.interactions)
+    return await service.ingest_interactions(current_org_id(), data.interactions)
 
 
 @bp.get("/api/v1/items")
@@ -108,7 +104,7 @@ async def upload_interactions(data: InteractionsUpload):
 async def list_items():
     page = paginate("offset")
     category = request.args.get("category") or None
-    rows, total = await service.list_items(_org(), page, category)
+    rows, total = await service.list_items(current_org_id(), page, category)
     return page.respond({"items": rows, "total": total}, total)
 
 
@@ -119,7 +115,7 @@ async def list_items():
 @require("recommender.items.read")
 @document_response(ItemEmbedding)
 async def get_item_embedding(item_id: str):
-    return await service.item_embedding(_org(), item_id)
+    return await service.item_embedding(current_org_id(), item_id)
 
 
 @bp.post("/internal/ml/embeddings")
@@ -138,7 +134,7 @@ async def generate_embeddings(data: EmbeddingsRequest):
 @validate_request(PublicRecommendationRequest)
 @document_response(PublicRecommendations)
 async def recommendations(data: PublicRecommendationRequest):
-    result = await service.recommend(_org(), data)
+    result = await service.recommend(current_org_id(), data)
     return {
         "recommendations": [{"item_id": r["item_id"], "score": r["score"]} for r in result["recommendations"]],
         "metadata": {"model_version": result["model_version"], "latency_ms": result["latency_ms"],
@@ -171,7 +167,7 @@ async def internal_trigger_training(data: InternalTrainingRequest):
 @validate_request(TrainingRequest)
 @document_response(TrainingAccepted, 202)
 async def trigger_training(data: TrainingRequest):
-    return await service.trigger_training(_org(), current_principal().user_id, data.training_config), 202
+    return await service.trigger_training(current_org_id(), current_principal().user_id, data.training_config), 202
 
 
 @bp.get("/api/v1/recommender/models")
@@ -179,7 +175,7 @@ async def trigger_training(data: TrainingRequest):
 @document_response(ModelVersionList)
 async def list_model_versions():
     page = paginate("offset")
-    rows, total, active = await service.list_versions(_org(), page)
+    rows, total, active = await service.list_versions(current_org_id(), page)
     return page.respond({"models": rows, "active_version": active, "total": total}, total)
 
 
@@ -187,7 +183,7 @@ async def list_model_versions():
 @require("recommender.models.read")
 @document_response(ModelVersionOut)
 async def get_model_version(version: str):
-    return await service.get_version(_org(), version)
+    return await service.get_version(current_org_id(), version)
 
 
 @bp.put("/api/v1/recommender/active-model")
@@ -196,7 +192,7 @@ async def get_model_version(version: str):
 @document_response(ModelVersionOut)
 async def activate_model_version(data: ActivateRequest):
     """Serve another trained version (a rollback, or a pinned choice)."""
-    return await service.activate(current_hub(), _org(), data.model_version)
+    return await service.activate(current_hub(), current_org_id(), data.model_version)
 
 
 # -- settings -----------------------------------------------------------------------------------
@@ -206,7 +202,7 @@ async def activate_model_version(data: ActivateRequest):
 @require("recommender.models.read")
 @document_response(TenantSettingsOut)
 async def get_recommender_settings():
-    return service.settings_body(await service.tenant_settings(_org()))
+    return service.settings_body(await service.tenant_settings(current_org_id()))
 
 
 @bp.patch("/api/v1/recommender/settings")
@@ -218,7 +214,7 @@ async def update_recommender_settings(data: TenantSettingsUpdate):
     for name, value in changes.items():
         if value is None and name != "embedding_dimension":
             raise HubError("VALIDATION_ERROR", "Invalid input data", {"field": name, "reason": "may not be null"})
-    return await service.update_settings(_org(), changes)
+    return await service.update_settings(current_org_id(), changes)
 
 
 # -- export (seed 003 §3) -----------------------------------------------------------------------
