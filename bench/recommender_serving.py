@@ -13,6 +13,7 @@ API and wait for the job, then send requests one at a time and report p50/p95/p9
   miss+filter    the same, restricted to 3 of the 50 categories (post-filtered ANN search)
   unknown user   users the model never saw (popular items)
   hit            the same request again (answered from the cache)
+  after upload   the first request after a 1-item upload (it adds the item to the served model)
 
 `server_ms` is the latency the endpoint reports itself (`metadata.latency_ms`, inside the
 handler), `http_ms` the client's round trip. Prints a table and writes
@@ -141,7 +142,7 @@ async def run(args, database: str) -> dict:
         env["HUB_JOBS__RUN_IN_SERVER"] = "true"
     catalog, rows = synthetic(args.items, args.interactions, args.users, args.categories)
     result: dict = {"database": database, "redis": bool(args.redis_url), "items": args.items,
-                    "interactions": args.interactions, "users": args.users}
+                    "interactions": args.interactions, "users": args.users, "embedding_dim": args.embedding_dim}
     with tempfile.TemporaryDirectory() as directory, live_hub(Path(directory), env=env) as hub:
         async with httpx.AsyncClient(base_url=hub.url, timeout=600) as http:
             headers = await account(http)
@@ -156,7 +157,8 @@ async def run(args, database: str) -> dict:
             began = time.perf_counter()
             response = await http.post("/api/v1/recommender/training", headers=headers, json={"training_config": {
                 "model_type": "matrix_factorization",
-                "hyperparameters": {"epochs": args.epochs, "ranker_rounds": args.ranker_rounds}}})
+                "hyperparameters": {"epochs": args.epochs, "ranker_rounds": args.ranker_rounds,
+                                    "embedding_dim": args.embedding_dim}}})
             assert response.status_code == 202, response.text
             job_id = response.json()["job_id"]
             while True:
@@ -186,6 +188,16 @@ async def run(args, database: str) -> dict:
                 for i in range(n)]))
             cases.append(await serve(http, headers, "unknown user", [
                 {"user_id": f"stranger-{i}", "count": 10} for i in range(n)]))
+            # An item upload makes the next request add the new items to the served model first.
+            after_upload = []
+            for i in range(args.uploads):
+                await upload(http, headers, "/api/v1/items", "items", [{
+                    "item_id": f"new-item-{i}", "title": f"New product {i}", "category": "cat-1",
+                    "tags": ["tag-1"]}])
+                elapsed, _ = await timed(http, "POST", "/api/v1/recommendations", headers,
+                                         {"user_id": known[(i * 31 + 5) % len(known)], "count": 10})
+                after_upload.append(elapsed)
+            cases.append({"case": "first request after a 1-item upload", "http_ms": percentiles(after_upload)})
             repeated = {"user_id": known[1], "count": 10}
             await serve(http, headers, "prime", [repeated])
             cases.append(await serve(http, headers, "hit", [repeated] * n))
@@ -213,6 +225,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--ranker-rounds", type=int, default=100)
+    parser.add_argument("--embedding-dim", type=int, default=128, help="item vector size (the index stores one more)")
+    parser.add_argument("--uploads", type=int, default=20, help="1-item uploads, each followed by a request")
     parser.add_argument("--ingest-only", action="store_true", help="measure ingest only (no training, no serving)")
     args = parser.parse_args()
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]

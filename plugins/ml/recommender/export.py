@@ -45,8 +45,7 @@ import pyarrow.parquet as pq
 from core.jobs import JobFailed
 from core.state import Hub
 from plugins.ml.recommender import service
-from plugins.ml.recommender.models import Interaction, Item
-from plugins.ml.recommender.schemas import parse_utc_timestamp
+from plugins.ml.recommender.models import Item
 
 SCHEMA_VERSION = "1.0"
 LABELS = {
@@ -74,12 +73,7 @@ def tenant_root(hub: Hub, org_id: Any) -> Path:
 
 async def export_training_data(hub: Hub, org_id: Any, start: str | None, end: str | None,
                                progress: Callable[[float, str], Awaitable[None]] | None = None) -> dict:
-    query = Interaction.for_org(org_id)
-    if start:
-        query = query.filter(occurred_at__gte=parse_utc_timestamp(start))
-    if end:
-        query = query.filter(occurred_at__lte=parse_utc_timestamp(end))
-    rows = await query.order_by("occurred_at").values_list(
+    rows = await service.interactions_between(org_id, start, end).order_by("occurred_at").values_list(
         "user_id", "item_id", "interaction_type", "occurred_at", "context")
     items = {
         item_id: (category, tags)

@@ -29,8 +29,7 @@ from core.events import emit
 from core.jobs import JobCancelled, JobContext, JobFailed
 from plugins.ml.recommender import engine, service
 from plugins.ml.recommender.metrics import recommender_metrics
-from plugins.ml.recommender.models import Interaction, Item, ModelVersion
-from plugins.ml.recommender.schemas import parse_utc_timestamp
+from plugins.ml.recommender.models import Item, ModelVersion
 from plugins.ml.recommender.serving import LoadedModel, serving_state
 
 log = logging.getLogger("hub.recommender.jobs")
@@ -45,11 +44,7 @@ def register_jobs(register) -> None:
 
 
 async def load_training_data(org_id: Any, data_range: dict) -> tuple["engine.InteractionLog", list]:
-    query = Interaction.for_org(org_id)
-    if data_range.get("start_date"):
-        query = query.filter(occurred_at__gte=parse_utc_timestamp(data_range["start_date"]))
-    if data_range.get("end_date"):
-        query = query.filter(occurred_at__lte=parse_utc_timestamp(data_range["end_date"]))
+    query = service.interactions_between(org_id, data_range.get("start_date"), data_range.get("end_date"))
     rows = await query.order_by("occurred_at").values_list("user_id", "item_id", "interaction_type", "occurred_at")
     interactions = engine.InteractionLog(
         user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows], types=[r[2] for r in rows],

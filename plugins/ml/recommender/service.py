@@ -49,6 +49,7 @@ from plugins.ml.recommender.schemas import (
     ItemRecord,
     PublicRecommendationRequest,
     TrainingConfig,
+    parse_utc_timestamp,
     record_error,
 )
 from plugins.ml.recommender.serving import (
@@ -545,6 +546,17 @@ def _estimate_minutes(interactions: int, model_type: str) -> float:
     return round(0.1 + per_million * interactions / 1_000_000, 1)
 
 
+def interactions_between(org_id: Any, start: datetime | str | None, end: datetime | str | None):
+    """The tenant's interactions that occurred in [start, end] (either end open when None); ISO
+    strings as stored in a job's payload are accepted too."""
+    query = Interaction.for_org(org_id)
+    if start:
+        query = query.filter(occurred_at__gte=parse_utc_timestamp(start) if isinstance(start, str) else start)
+    if end:
+        query = query.filter(occurred_at__lte=parse_utc_timestamp(end) if isinstance(end, str) else end)
+    return query
+
+
 async def trigger_training(org_id: Any, user_id: Any, training: TrainingConfig) -> dict:
     settings = await tenant_settings(org_id)
     model_type = training.model_type or settings.default_model_type
@@ -562,12 +574,7 @@ async def trigger_training(org_id: Any, user_id: Any, training: TrainingConfig) 
     except ValueError as error:
         raise validation_error("training_config.hyperparameters", str(error)) from None
     data_range = training.data_range
-    interactions = Interaction.for_org(org_id)
-    if data_range.start_date:
-        interactions = interactions.filter(occurred_at__gte=data_range.start_date)
-    if data_range.end_date:
-        interactions = interactions.filter(occurred_at__lte=data_range.end_date)
-    interaction_count = await interactions.count()
+    interaction_count = await interactions_between(org_id, data_range.start_date, data_range.end_date).count()
     row = None
     for _ in range(5):  # two triggers at once may pick the same number: the unique index decides
         number = await ModelVersion.for_org(org_id).count() + 1

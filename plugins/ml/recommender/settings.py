@@ -33,7 +33,7 @@ class RecommenderConfig(BaseModel):
     # Training defaults (a request's hyperparameters win; a tenant's settings choose the type).
     training_timeout_seconds: int = Field(3_600, ge=10)
     feature_dim: int = Field(128, ge=8, le=4_096)  # content embeddings (cold start, before any model)
-    # Passed to engine.train as default hyperparameters (e.g. ANN connectivity/expansion).
+    # Passed to engine.train as default hyperparameters (e.g. ann_method, ann_probes).
     engine_options: dict[str, Any] = Field(default_factory=dict)
     # Training-data export to an S3-compatible store (AWS S3, MinIO, moto, ...); needs the
     # `s3` extra (boto3). Unset bucket: exports stay in the local data directory.

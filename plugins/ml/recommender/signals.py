@@ -85,6 +85,20 @@ def _csr_from(arrays, prefix: str) -> sp.csr_matrix:
                          shape=tuple(arrays[f"{prefix}shape"]))
 
 
+def with_empty_rows(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """`matrix` (square) grown to n x n with empty rows and columns, sharing its data."""
+    indptr = np.concatenate([matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1], matrix.indptr.dtype)])
+    return sp.csr_matrix((matrix.data, matrix.indices, indptr), shape=(n, n), copy=False)
+
+
+def with_appended_rows(matrix: sp.csr_matrix, rows: sp.csr_matrix) -> sp.csr_matrix:
+    """The rows of `matrix`, then those of `rows` (the wider of the two widths)."""
+    rows = rows.tocsr()
+    indptr = np.concatenate([matrix.indptr, rows.indptr[1:] + matrix.indptr[-1]])
+    return sp.csr_matrix((np.concatenate([matrix.data, rows.data]), np.concatenate([matrix.indices, rows.indices]),
+                          indptr), shape=(matrix.shape[0] + rows.shape[0], max(matrix.shape[1], rows.shape[1])))
+
+
 class ItemSignals:
     def __init__(self, *, popularity, time_keys, first_seen, last_seen_global, positive_share,
                  cooccurrence, transitions, category, tags, content, created_at) -> None:

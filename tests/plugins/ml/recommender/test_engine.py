@@ -8,7 +8,7 @@ import pytest
 
 from plugins.ml.recommender.engine import (
     INTERACTION_TYPES, INTERACTION_WEIGHTS, InteractionLog, ItemInfo, RecommenderModel,
-    UnsupportedModel, feature_embedding, train)
+    UnsupportedModel, feature_embedding, first_eligible, train)
 
 CATEGORIES = ("books", "music", "games")
 WORDS = {"books": "novel paperback author story", "music": "album vinyl band song",
@@ -146,6 +146,38 @@ def test_purchases_are_excluded_for_durable_goods_and_allowed_for_consumables(mo
     assert "books-6" not in durable and "books-6" not in consumable
 
 
+def test_consumables_setting_does_not_override_filters_or_exclusions(model):
+    bought = history("regular", [("books-5", "purchase"), ("music-2", "purchase")])
+
+    def recommended(**options):
+        return {r.item_id for r in model.recommend("regular", 36, history=bought,
+                                                  exclude_seen_purchases=False, **options)}
+
+    assert "books-5" in recommended()
+    assert "books-5" not in recommended(categories={"music"}) and "music-2" in recommended(categories={"music"})
+    assert "books-5" not in recommended(exclude_item_ids={"books-5"})
+
+
+def test_items_are_numbered_category_by_category():
+    """A category's rows form one range, so a category filter scans slices of the vectors."""
+    interleaved = sorted(catalogue(), key=lambda item: int(item.item_id.split("-")[1]))
+    model = train(shop_log(users_per_category=4), interleaved, hyperparameters=QUICK)
+    rows_of = {}
+    for row, item_id in enumerate(model.item_ids):
+        rows_of.setdefault(category_of(item_id), []).append(row)
+    for rows in rows_of.values():
+        assert rows == list(range(rows[0], rows[0] + len(rows)))
+
+
+def test_first_eligible_reads_only_as_much_of_the_order_as_it_needs():
+    order = np.arange(100_000)[::-1].copy()
+    eligible = np.zeros(len(order), bool)
+    eligible[::1000] = True
+    assert first_eligible(order, eligible, 3).tolist() == [99_000, 98_000, 97_000]
+    assert len(first_eligible(order, eligible, 500)) == 100  # fewer exist: all of them
+    assert first_eligible(order, np.zeros(len(order), bool), 5).tolist() == []
+
+
 def test_negative_interactions_push_items_away():
     log = shop_log()
     # Every books user also reacts to books-0 at the end: once positively, once negatively.
@@ -187,6 +219,41 @@ def test_cold_start_items_become_recommendable_after_add_items():
     assert {r.item_id for r in model.recommend("books-user-0", 36, categories={"games"})} >= {"books-new"}
 
 
+def test_appending_new_items_matches_the_general_path_and_keeps_old_snapshots():
+    """New items are appended into spare room (O(new items)); the result equals what the
+    general path (which copies every array) gives, and a request holding the state from before
+    sees the old catalogue unchanged."""
+    def new_items(start, count):
+        return [ItemInfo(item_id=f"music-new-{n}", title=f"{WORDS['music']} new {n}", category="music",
+                         tags=["music", f"label-{n}"], created_at=T0) for n in range(start, start + count)]
+
+    appended = train(shop_log(), catalogue(), hyperparameters=QUICK)
+    general = train(shop_log(), catalogue(), hyperparameters=QUICK)
+    before = appended._state
+    snapshot = {name: np.array(value) for name, value in vars(before.signals).items() if isinstance(value, np.ndarray)}
+    for batch in (new_items(0, 3), new_items(3, 1), new_items(4, 2)):
+        appended.add_items(batch)
+    # The general path: the same items, each batch with an existing item re-uploaded in it.
+    for batch in (new_items(0, 3), new_items(3, 1), new_items(4, 2)):
+        general.add_items(batch + [catalogue()[0]])
+    assert np.shares_memory(appended._state.item_vectors, appended._buffers["item_vectors"])
+    assert appended.item_ids == general.item_ids
+    new, old = appended._state, general._state
+    np.testing.assert_allclose(new.item_vectors, old.item_vectors, atol=1e-6)
+    np.testing.assert_array_equal(new.popular_order, old.popular_order)
+    for name in ("popularity", "category", "content", "positive_share"):
+        np.testing.assert_allclose(getattr(new.signals, name), getattr(old.signals, name), atol=1e-6)
+    assert (new.signals.tags != old.signals.tags).nnz == 0
+    assert new.signals.cooccurrence.shape == old.signals.cooccurrence.shape == (42, 42)
+    for user in ("music-user-0", "books-user-3", "stranger"):
+        assert ([r.item_id for r in appended.recommend(user, 20)]
+                == [r.item_id for r in general.recommend(user, 20)])
+    # The state a request held before the uploads: same lengths, same values.
+    assert len(before.item_ids) == 36 and len(before.item_vectors) == 36
+    for name, value in snapshot.items():
+        np.testing.assert_array_equal(getattr(before.signals, name), value)
+
+
 def test_save_and_load_give_identical_recommendations(model, tmp_path):
     model.save(tmp_path / "model")
     loaded = RecommenderModel.load(tmp_path / "model")
@@ -218,6 +285,15 @@ def test_unsupported_model_and_bad_hyperparameters_are_rejected():
         train(shop_log(), catalogue(), hyperparameters={"embedding_dim": 0})
     with pytest.raises(ValueError, match="epochs"):
         train(shop_log(), catalogue(), hyperparameters={"epochs": "ten"})
+    with pytest.raises(ValueError, match="ann_method must be one of ivf, hnsw"):
+        train(shop_log(), catalogue(), hyperparameters={"ann_method": "annoy"})
+
+
+def test_the_hnsw_index_can_be_chosen_and_serves_like_the_default(model):
+    graph = train(shop_log(), catalogue(), hyperparameters={"ann_method": "hnsw"})
+    assert graph.index.params["method"] == "hnsw" and model.index.params["method"] == "ivf"
+    assert ([r.item_id for r in graph.recommend("books-user-0", 5)]
+            == [r.item_id for r in model.recommend("books-user-0", 5)])
 
 
 @pytest.mark.parametrize("model_type", ["matrix_factorization", "two_tower"])

@@ -86,6 +86,9 @@ async def test_gnn_and_bad_hyperparameters_are_clear_400s(api, internal_api):
     error = await api.error("post", "/api/v1/recommender/training", {
         "training_config": {"hyperparameters": {"epochz": 3}}}, 400, "VALIDATION_ERROR")
     assert "epochz" in error["details"]["reason"]
+    error = await api.error("post", "/api/v1/recommender/training", {
+        "training_config": {"hyperparameters": {"ann_method": "annoy"}}}, 400, "VALIDATION_ERROR")
+    assert "ivf, hnsw" in error["details"]["reason"]
     await internal_api.error("post", "/internal/ml/training/trigger", {
         "tenant_id": api.org_id, "training_config": {"model_type": "random_forest"}}, 400, "VALIDATION_ERROR")
     assert (await api.call("get", "/api/v1/recommender/models"))["total"] == 0
