@@ -271,8 +271,15 @@ class AnnIndex:
                 self._make_writable()
                 self._insert(keys[start : start + ADD_BATCH], vectors[start : start + ADD_BATCH])
         if self._graph is None and len(self._tail) > max(TAIL_MIN, TAIL_SHARE * self._count):
+            # The new layout takes a second or two at 1M items: searches go on meanwhile, only
+            # the swap is exclusive.
+            with self._lock.reading():
+                tail, partitions = self._tail, self._partitions
+                layout = self._layout_with_tail()
             with self._lock.writing():
-                self._partitions = self._layout_with_tail()
+                if self._tail is not tail or self._partitions is not partitions:
+                    layout = self._layout_with_tail()  # another change came in between
+                self._partitions = layout
                 self._laid_out = self._present.copy()
                 self._tail = np.zeros(0, np.int64)
 
