@@ -217,6 +217,19 @@ class _Vocabulary:
         return found
 
 
+def _unchanged(signals: ItemSignals, rows: np.ndarray, content: np.ndarray, category: np.ndarray,
+               tags: sp.csr_matrix, created: np.ndarray) -> np.ndarray:
+    """Which of `rows` already carry exactly these features."""
+    stored_created = signals.created_at[rows]
+    same = ((signals.category[rows] == category) & np.all(signals.content[rows] == content, axis=1)
+            & ((stored_created == created) | (np.isnan(stored_created) & np.isnan(created))))
+    width = max(signals.tags.shape[1], tags.shape[1])
+    stored_tags, tags = signals.tags[rows], tags.tocsr(copy=True)
+    stored_tags.resize((len(rows), width))
+    tags.resize((len(rows), width))
+    return same & ((stored_tags != tags).getnnz(axis=1) == 0)
+
+
 def _content_arrays(items: list[ItemInfo], categories: _Vocabulary, tags: _Vocabulary):
     """(content embeddings, category ids, tag matrix, created_at) of `items`."""
     content = feature_embedding(items)
@@ -317,6 +330,20 @@ class RecommenderModel:
 
     def _add_items(self, items: list[ItemInfo]) -> None:
         old = self._state
+        content, category, tag_matrix, created = _content_arrays(items, self.categories, self.tags)
+        # Items uploaded again exactly as they were change nothing (the service re-reads recent
+        # uploads with some slack); dropping them keeps an upload of new items on the append path.
+        known = np.array([old.item_rows.get(item.item_id, -1) for item in items], np.int64)
+        changed = known < 0
+        existing = np.flatnonzero(~changed)
+        if len(existing):
+            changed[existing] = ~_unchanged(old.signals, known[existing], content[existing],
+                                            category[existing], tag_matrix[existing], created[existing])
+        if not changed.any():
+            return
+        keep = np.flatnonzero(changed)
+        items = [items[position] for position in keep]
+        content, category, tag_matrix, created = content[keep], category[keep], tag_matrix[keep], created[keep]
         item_ids, item_rows = list(old.item_ids), dict(old.item_rows)
         rows = []
         for item in items:
@@ -326,7 +353,6 @@ class RecommenderModel:
                 item_ids.append(item.item_id)
             rows.append(row)
         rows = np.array(rows, dtype=np.int64)
-        content, category, tag_matrix, created = _content_arrays(items, self.categories, self.tags)
         if rows.min() >= len(old.item_ids):  # only new items: append, O(new items)
             state = self._with_new_items(old, item_ids, item_rows, content, category, tag_matrix, created)
             self.index.add(rows, self._augment(state.item_vectors[rows], old.mips_norm))
