@@ -686,7 +686,12 @@ async def test_real_server_resubscribes_when_its_redis_connection_is_killed(serv
     async with httpx.AsyncClient(base_url=f"http://{server}", timeout=TIMEOUT) as http:
         account = await user(http)
         peers, nodes = [], set()
-        while len(nodes) < 2 and len(peers) < SERVER_LIMIT:
+        for _ in range(4 * SERVER_LIMIT):  # the kernel may hand a burst of connections to one worker
+            if len(nodes) == 2:
+                break
+            if len(peers) == SERVER_LIMIT:  # all on one worker so far: free a slot, try again
+                await peers.pop().close()
+                await asyncio.sleep(0.2)
             peers.append(await connect(server, account["token"]))
             nodes.add((await peers[-1].next())["data"]["node"])
         assert len(nodes) == 2
