@@ -78,8 +78,11 @@ class Partitions:
         return cls.laid_out(centroids, keys, unit_vectors)
 
     @classmethod
-    def laid_out(cls, centroids: np.ndarray, keys: np.ndarray, unit_vectors: np.ndarray) -> "Partitions":
-        assignment = nearest_centroids(unit_vectors, centroids) if len(keys) else np.zeros(0, np.int64)
+    def laid_out(cls, centroids: np.ndarray, keys: np.ndarray, unit_vectors: np.ndarray,
+                 assignment: np.ndarray | None = None) -> "Partitions":
+        """Keys sorted by their partition (`assignment`, or their nearest centroid)."""
+        if assignment is None:
+            assignment = nearest_centroids(unit_vectors, centroids) if len(keys) else np.zeros(0, np.int64)
         order = np.argsort(assignment, kind="stable")
         bounds = np.searchsorted(assignment[order], np.arange(len(centroids) + 1)).astype(np.int64)
         return cls(centroids, keys[order], bounds, np.ascontiguousarray(unit_vectors[order], dtype=np.float32))
@@ -89,11 +92,9 @@ class Partitions:
         layout) is True stay in their partitions, `keys` join their nearest ones."""
         partition_of_row = np.repeat(np.arange(len(self.centroids)), np.diff(self.bounds))
         assignment = np.concatenate([partition_of_row[keep], nearest_centroids(unit_vectors, self.centroids)])
-        order = np.argsort(assignment, kind="stable")
-        bounds = np.searchsorted(assignment[order], np.arange(len(self.centroids) + 1)).astype(np.int64)
-        all_keys = np.concatenate([self.keys[keep], keys])[order]
-        vectors = np.concatenate([self.vectors[keep], unit_vectors.astype(np.float32)])[order]
-        return Partitions(self.centroids, all_keys, bounds, vectors)
+        return Partitions.laid_out(self.centroids, np.concatenate([self.keys[keep], keys]),
+                                   np.concatenate([self.vectors[keep], unit_vectors.astype(np.float32)]),
+                                   assignment)
 
     def __len__(self) -> int:
         return len(self.centroids)
