@@ -19,25 +19,22 @@ import sys
 
 
 def _load():
-    from core.plugins import load_plugins
-    from core.settings import load_settings
+    from core.app import load_hub
 
-    settings = load_settings()
-    manager, plugins = load_plugins(settings)
-    return settings, manager, plugins
+    return load_hub()
 
 
-def _db_config(settings, manager):
-    from core.db import tortoise_config
+def _db_config(hub):
+    from core.kernel.db import tortoise_config
 
-    return tortoise_config(settings.effective_database_url, manager)
+    return tortoise_config(hub)
 
 
 def cmd_serve(args) -> None:
     from hypercorn.config import Config
     from hypercorn.run import run
 
-    settings, _, _ = _load()  # fail here, clearly, before any worker starts
+    settings = _load().settings  # fail here, clearly, before any worker starts
     settings.signing_key()  # create the embedded secret once, not racily in each worker
     if settings.auto_migrate:
         asyncio.run(_migrate(quiet=True))
@@ -48,7 +45,7 @@ def cmd_serve(args) -> None:
     config.accesslog = "-" if args.access_log else None
     config.errorlog = "-"
     os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all workers
-    from core.observability import prepare_serve
+    from core.ops.observability.metrics import prepare_serve
 
     prepare_serve(settings, config)  # shared metrics directory and JSON logs for the workers
     print(f"The Hub is serving on http://{config.bind[0]} with {config.workers} worker(s)", flush=True)
@@ -58,12 +55,14 @@ def cmd_serve(args) -> None:
 def cmd_worker(args) -> None:
     """A master that keeps N worker processes running (each: the Hub app without HTTP,
     T jobs at once) and stops them on SIGTERM/SIGINT: send those to the master only."""
-    from core import jobs
-    from core.settings import SettingsError
+    from core.jobs import worker
+    from core.kernel.settings import SettingsError
 
     if args.child:
-        sys.exit(jobs.run_worker_process(args.threads))
-    settings, _, _ = _load()
+        from core.app import create_app
+
+        sys.exit(worker.run_worker_process(create_app(), args.threads))
+    settings = _load().settings
     if not settings.redis_url:
         raise SettingsError(
             "hub worker needs redis_url (HUB_REDIS_URL); without Redis, `hub serve` runs jobs in process"
@@ -75,19 +74,19 @@ def cmd_worker(args) -> None:
     processes = args.processes or settings.jobs.worker_processes
     threads = args.threads or settings.jobs.worker_threads
     command = [sys.executable, os.path.abspath(__file__), "worker", "--child", "--threads", str(threads)]
-    sys.exit(jobs.supervise(processes, command, settings.jobs.shutdown_grace_seconds))
+    sys.exit(worker.supervise(processes, command, settings.jobs.shutdown_grace_seconds))
 
 
 async def _migrate(quiet: bool = False) -> None:
-    from core.db import apply_migrations
+    from core.kernel.db import apply_migrations
 
-    settings, manager, _ = _load()
+    hub = _load()
 
     def progress(event: str, app_label: str, name: str) -> None:
         if event == "apply_done" and not quiet:
             print(f"  applied {app_label}.{name}")
 
-    await apply_migrations(_db_config(settings, manager), progress=progress)
+    await apply_migrations(_db_config(hub), progress=progress)
 
 
 def cmd_migrate(args) -> None:
@@ -98,8 +97,7 @@ def cmd_migrate(args) -> None:
 def cmd_makemigrations(args) -> None:
     import tortoise.cli.cli as tortoise_cli
 
-    settings, manager, _ = _load()
-    config = _db_config(settings, manager)
+    config = _db_config(_load())
     # tortoise's CLI reads its config from a module path; hand it ours directly.
     tortoise_cli._load_config = lambda _ctx: tortoise_cli.TortoiseConfig.resolve_args(config, None)
     context = tortoise_cli.CLIContext(config=None, config_file=None)
@@ -114,21 +112,19 @@ def cmd_create_admin(args) -> None:
 async def _create_admin(email, password, organization, first_name, last_name) -> None:
     from pydantic import ValidationError
 
-    from core import accounts
-    from core.db import close_database, open_database
-    from core.permissions import PermissionRegistry
-    from core.schemas import RegisterRequest
-    from core.state import Hub
+    from core.builtin.schemas import RegisterRequest
+    from core.kernel.db import close_database, open_database
+    from core.tenancy import accounts
 
     try:
         data = RegisterRequest(email=email, password=password, first_name=first_name, last_name=last_name,
                                organization_name=organization)
     except ValidationError as error:
         raise SystemExit(f"error: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}")
-    settings, manager, plugins = _load()
-    await open_database(_db_config(settings, manager), migrate=True)
+    hub = _load()
+    await open_database(_db_config(hub), migrate=True)
     try:
-        hub = Hub(settings, manager, plugins, PermissionRegistry(), signing_key=settings.signing_key())
+        hub.signing_key = hub.settings.signing_key()
         user = await accounts.register(hub, **data.model_dump())
     except Exception as error:  # HubError carries a readable message
         raise SystemExit(f"error: {getattr(error, 'message', error)}")
@@ -138,7 +134,7 @@ async def _create_admin(email, password, organization, first_name, last_name) ->
 
 
 def cmd_plugins(args) -> None:
-    _, _, plugins = _load()
+    plugins = _load().plugins
     print(f"{'name':<20} {'version':<10} {'source':<12} {'mount':<12} hooks")
     for info in sorted(plugins.values(), key=lambda p: p.name):
         print(f"{info.name:<20} {info.version:<10} {info.source:<12} {info.mount or '/':<12} {', '.join(info.hooks)}")
@@ -186,8 +182,8 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("HUB_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from core.plugins import PluginError
-    from core.settings import SettingsError
+    from core.kernel.plugins import PluginError
+    from core.kernel.settings import SettingsError
 
     try:
         args.func(args)

@@ -68,13 +68,10 @@ async def open_orm(env: dict[str, str]) -> None:
     os.environ.update(env)
     from tortoise import Tortoise
 
-    from core.db import tortoise_config
-    from core.plugins import load_plugins
-    from core.settings import load_settings
+    from core.app import load_hub
+    from core.kernel.db import tortoise_config
 
-    settings = load_settings()
-    manager, _ = load_plugins(settings)
-    await Tortoise.init(config=tortoise_config(settings.effective_database_url, manager))
+    await Tortoise.init(config=tortoise_config(load_hub()))
 
 
 async def seed(org_id: str, rows: int, batch: int = 2000) -> dict:

@@ -115,8 +115,8 @@ async def bench_hub(args, env: dict, processes: int) -> dict:
     """Runs inside the Hub app of this process (started once: tortoise is process-global)."""
     import redis
 
-    from core import jobs
-    from core.models import Job
+    from core.jobs import api as jobs
+    from core.jobs.models import Job
 
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "hub.py"), "worker", "--processes", str(processes), "--threads", str(args.threads)],

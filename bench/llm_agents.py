@@ -90,8 +90,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
 
-    from core.functions import openai_tool
-    from core.state import HubFunction
+    from core.tenancy.functions import openai_tool
+    from core.tenancy.functions import HubFunction
     from plugins.crm.functions import FUNCTIONS
     from plugins.ml.llm.runtime import runtime_from_settings
     from plugins.ml.llm.settings import LLMSettings

@@ -256,7 +256,7 @@ async def generate(runtime, case: dict, mode: str, max_tokens: int) -> tuple[dic
 
 
 async def run_format(chat_format: str, modes: list[str], cases: list[dict], args) -> dict:
-    from core.errors import HubError
+    from core.kernel.errors import HubError
     from plugins.ml.llm.runtime import runtime_from_settings
     from plugins.ml.llm.settings import LLMSettings
     from scripts.fetch_model import fetch_model

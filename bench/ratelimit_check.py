@@ -33,8 +33,8 @@ for name in list(os.environ):  # the machine's HUB_* settings must not change th
 
 def build_limiter(redis_url: str | None, tmp: Path):
     from core.app import create_app
-    from core.ratelimit import current_limiter
-    from core.settings import load_settings
+    from core.ops.ratelimit import current_limiter
+    from core.kernel.settings import load_settings
 
     settings = load_settings(
         env="test", data_dir=tmp, secret_key="bench-secret-that-is-long-enough-for-hs256",

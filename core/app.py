@@ -1,93 +1,90 @@
-"""The app factory: `create_app(settings, plugins)` builds one isolated Hub."""
+"""The app factory: `create_app(settings, plugins)` builds one isolated Hub.
+
+It is the one place where the layers meet (kernel, tenancy, http, jobs, events, ops,
+builtin): read it top to bottom to see what a Hub is made of and the order in which a
+request passes through it.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 from typing import Any, Iterable
 
 import redis.asyncio as redis
-from quart import Quart, current_app, g, request
-from quart_schema import DataSource, QuartSchema
-from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
+from quart import Quart
 
-from core import jobs, metering, observability, ratelimit, versioning, webhooks, websocket
-from core.db import close_database, open_database, tortoise_config
-from core.errors import HubError, HubRequest, install_error_handlers
-from core.functions import registrar as function_registrar
-from core.key_usage import KeyUsageRecorder
-from core.plugins import CORE_PLUGIN, HUB_VERSION, PluginError, call_each, load_plugins, per_plugin
-from core.security import now
-from core.settings import Settings, load_settings
-from core.state import Hub
+from core.events import webhooks
+from core.events.bus import EventBus
+from core.events.websocket import gateway as websocket_gateway
+from core.http import openapi, pipeline, versioning
+from core.http.auth import ACCESS_ATTRIBUTE
+from core.http.errors import HubRequest, install_error_handlers
+from core.jobs import runtime as jobs
+from core.kernel.db import close_database, open_database, tortoise_config
+from core.kernel.hub import Hub
+from core import builtin
+from core.kernel.contributions import command_registrar, health_check_registrar, workflow_node_registrar
+from core.kernel.plugins import CORE_PLUGIN, HUB_VERSION, PluginError
+from core.kernel.settings import Settings, load_settings
+from core.ops import key_usage, metering, observability, ratelimit
+from core.tenancy.context import TenantDirectory
+from core.tenancy.functions import registrar as function_registrar
 
 log = logging.getLogger("hub")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-OPENAPI_ENDPOINTS = {"openapi", "redoc_ui", "scalar_ui", "swagger_ui", "static"}
+
+
+def load_hub(settings: Settings | None = None, plugins: Iterable[Any] | None = None) -> Hub:
+    """The Hub with its plugins found, registered, checked and configured (nothing runs yet):
+    the core's own hooks (core/builtin) plus the discovered plugins, or the `plugins` given."""
+    return Hub.load(settings or load_settings(), builtin, plugins)
 
 
 def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None = None) -> Quart:
-    settings = settings or load_settings()
-    manager, enabled = load_plugins(settings, plugins)
+    hub = load_hub(settings, plugins)
+    settings = hub.settings
     app = Quart("hub")
     app.request_class = HubRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.http.max_body_bytes
-    hub = Hub(settings, manager, enabled, signing_key=settings.signing_key())
-    hub.extensions["key_usage"] = KeyUsageRecorder()
-    hub.extensions["db_config"] = tortoise_config(settings.effective_database_url, manager)
+    hub.signing_key = settings.signing_key()
+    hub.tenants = TenantDirectory()
+    hub.bus = EventBus(hub)
+    hub.extensions["db_config"] = tortoise_config(hub)
     app.extensions["hub"] = hub
 
-    QuartSchema(
-        app,
-        info={"title": "The Hub", "version": HUB_VERSION},
-        # Models with an alias generator (camelCase plugins such as crm) answer in their aliases.
-        pydantic_dump_options={"by_alias": True},
-        security_schemes={
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT or API key"},
-            "apiKeyHeader": {"type": "apiKey", "name": "X-API-Key", "in_": "header"},
-        },
-    )
+    openapi.install(app, HUB_VERSION)
     install_error_handlers(app)
-    _install_request_hooks(app, hub)
-    _collect_contributions(hub)
-    for runtime in (observability, versioning, ratelimit, metering, jobs, websocket, webhooks):
-        runtime.install(app, hub)
+    collect_contributions(hub)
+    # The request pipeline, in order (see core/http/pipeline.py). Each runtime also starts and
+    # stops its own services with the server.
+    stages = [
+        pipeline.REQUEST_ID_STAGE,
+        key_usage.install(app, hub),
+        observability.install(app, hub),
+        pipeline.JSON_BODY_STAGE,
+        versioning.install(app, hub),
+        ratelimit.install(app, hub),
+        metering.install(app, hub),
+    ]
+    pipeline.install(app, [stage for stage in stages if stage is not None])
+    jobs.install(app, hub)
+    websocket_gateway.install(app, hub)
+    webhooks.install(app, hub)
     _mount_routes(app, hub)
     _check_routes(app, hub)
     _install_lifecycle(app, hub)
     return app
 
 
-def _collect_contributions(hub: Hub) -> None:
-    def guarded(hook: str, factory):
-        @per_plugin
-        def for_plugin(plugin: str):
-            register = factory(plugin)
-
-            def checked(*args, **kwargs):
-                try:
-                    return register(*args, **kwargs)
-                except (ValueError, TypeError) as error:
-                    raise PluginError(f"plugin {plugin!r}, hook {hook}: {error}") from None
-
-            return checked
-
-        return for_plugin
-
-    call_each(hub.manager, "hub_permissions", register=guarded("hub_permissions", hub.permissions.register_for))
-    call_each(hub.manager, "hub_functions", register=guarded("hub_functions", function_registrar(hub)))
-
-    def health_registrar(plugin: str):
-        def register(name: str, check) -> None:
-            if name in hub.health_checks:
-                raise ValueError(f"health check {name!r} is registered twice")
-            hub.health_checks[name] = (plugin, check)
-
-        return register
-
-    call_each(hub.manager, "hub_health_checks", register=guarded("hub_health_checks", health_registrar))
+def collect_contributions(hub: Hub) -> None:
+    """Everything plugins declare through `register` hooks, checked as it comes in."""
+    hub.collect("hub_permissions", hub.permissions.register_for)
+    hub.collect("hub_error_codes", lambda plugin: lambda code, status, description="":
+                hub.error_codes.register(plugin, code, status, description))
+    hub.collect("hub_event_types", hub.bus.catalogue.registrar(hub.permissions))
+    hub.collect("hub_functions", function_registrar(hub))
+    hub.collect("hub_workflow_nodes", workflow_node_registrar(hub))
+    hub.collect("hub_health_checks", health_check_registrar(hub))
+    hub.collect("hub_commands", command_registrar(hub))
     for function in hub.functions.values():
         if function.permission not in hub.permissions.permissions:
             raise PluginError(
@@ -96,7 +93,7 @@ def _collect_contributions(hub: Hub) -> None:
 
 
 def _mount_routes(app: Quart, hub: Hub) -> None:
-    for plugin, result in call_each(hub.manager, "hub_routes", app=app):
+    for plugin, result in hub.call("hub_routes", app=app):
         blueprints = result if isinstance(result, (list, tuple)) else [result] if result else []
         mount = hub.plugins[plugin].mount
         for blueprint in blueprints:
@@ -111,11 +108,9 @@ def _mount_routes(app: Quart, hub: Hub) -> None:
 def _check_routes(app: Quart, hub: Hub) -> None:
     """Fail start-up on two plugins claiming one method and path, on a view that says
     nothing about access, and on a permission nobody registered."""
-    from core.auth import ACCESS_ATTRIBUTE
-
     claimed: dict[tuple[str, str, bool], tuple[str, str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in OPENAPI_ENDPOINTS:
+        if rule.endpoint in openapi.OPENAPI_ENDPOINTS:
             continue
         blueprint = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else ""
         owner = hub.blueprint_owner.get(blueprint, CORE_PLUGIN)
@@ -141,56 +136,20 @@ def _check_routes(app: Quart, hub: Hub) -> None:
             )
 
 
-def _install_request_hooks(app: Quart, hub: Hub) -> None:
-    @app.before_request
-    async def _start_request() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.started = time.perf_counter()
-        _require_json_body()
-
-    @app.after_request
-    async def _finish_request(response):
-        response.headers["X-Request-ID"] = getattr(g, "request_id", None) or uuid.uuid4().hex
-        principal = getattr(g, "principal", None)
-        if principal is not None and principal.api_key_id is not None:
-            endpoint = request.url_rule.rule if request.url_rule else request.path
-            elapsed_ms = (time.perf_counter() - g.started) * 1000
-            hub.extensions["key_usage"].record(principal.api_key_id, endpoint, response.status_code, elapsed_ms, now())
-        return response
-
-
-def _require_json_body() -> None:
-    """A body sent to a JSON route must say it is JSON (else 415, not a confusing 400)."""
-    if request.method not in ("POST", "PUT", "PATCH") or request.is_json:
-        return
-    # Chunked bodies have no Content-Length, so a declared non-JSON type counts too.
-    if not request.content_length and not request.headers.get("Content-Type"):
-        return
-    view = current_app.view_functions.get(request.endpoint or "")
-    expects = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
-    if expects is not None and expects[1] == DataSource.JSON:
-        raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
-
-
 def _install_lifecycle(app: Quart, hub: Hub) -> None:
+    # Registered last: before_serving hooks run in registration order and after_serving ones
+    # too, so the database opens after the runtimes started and closes after they stopped.
     @app.before_serving
     async def _startup() -> None:
         await open_database(hub.extensions["db_config"], migrate=hub.settings.auto_migrate)
         if hub.settings.redis_url:
             hub.redis = redis.from_url(hub.settings.redis_url, socket_connect_timeout=2)
-        hub.extensions["key_usage"].start()
-        for _, result in call_each(hub.manager, "hub_startup", app=app):
-            if hasattr(result, "__await__"):
-                await result
+        await hub.acall("hub_startup", app=app)
 
     @app.after_serving
     async def _shutdown() -> None:
         try:
-            for _, result in call_each(hub.manager, "hub_shutdown", app=app):
-                if hasattr(result, "__await__"):
-                    await result
-            await hub.extensions["key_usage"].stop()
+            await hub.acall("hub_shutdown", app=app)
         finally:
             if hub.redis is not None:
                 await hub.redis.aclose()

@@ -58,7 +58,7 @@ def fetch_model(directory: Path | str, *, quiet: bool = True) -> Path:
 def default_directory() -> Path:
     """`<data_dir>/models` of the Hub's settings (config/hub.toml and HUB_* variables)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from core.settings import load_settings
+    from core.kernel.settings import load_settings
 
     return Path(load_settings().data_dir) / "models"
 

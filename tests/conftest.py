@@ -53,3 +53,25 @@ async def admin(client) -> Account:
 async def other_admin(client) -> Account:
     """The admin of a second, unrelated organization."""
     return await register_and_login(client, organization_name="Globex")
+
+
+@pytest.fixture
+def event_types(hub):
+    """Register event types for one test (open payloads): `event_types("thing.updated", ...)`."""
+    from pydantic import BaseModel, ConfigDict
+
+    from core.events.catalogue import EventType
+
+    class Anything(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    added = []
+
+    def register(*names: str, permission: str | None = None) -> None:
+        for name in names:
+            hub.bus.catalogue.add(EventType(name, Anything, f"test event {name}", "tests", permission))
+            added.append(name)
+
+    yield register
+    for name in added:
+        hub.bus.catalogue.types.pop(name, None)

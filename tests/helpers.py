@@ -15,7 +15,7 @@ PASSWORD = "correct horse battery"
 
 
 def make_settings(tmp_path: Path, **overrides: Any):
-    from core.settings import load_settings
+    from core.kernel.settings import load_settings
 
     values: dict[str, Any] = dict(
         env="test",

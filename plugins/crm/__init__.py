@@ -28,6 +28,13 @@ def hub_permissions(register):
     register("crm.achievements.read", "See one's achievements", "read")
 
 
+def hub_event_types(register):
+    from plugins.crm.schemas import EVENT_TYPES
+
+    for name, payload, description, permission, seed in EVENT_TYPES:
+        register(name, payload, description, permission=permission, seed=seed)
+
+
 async def hub_on_event(event):
     from plugins.crm import achievements
 

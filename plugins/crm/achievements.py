@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core.events import Event, emit
+from core import Event, emit
 from plugins.crm.models import AchievementProgress
 from plugins.crm.service import iso, utcnow
 

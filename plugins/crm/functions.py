@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from core.pagination import Page
+from core import Page
 from plugins.crm import service
 from plugins.crm.schemas import Money, Name, Notes, Phone, ShortText, Source
 

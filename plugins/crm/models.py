@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from core.models import TenantModel
+from core import TenantModel
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "converted", "lost")
 MESSAGE_SENDERS = ("lead", "agent", "user")

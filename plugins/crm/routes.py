@@ -5,9 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, request
 from quart_schema import document_response, validate_request
 
-from core.auth import current_org_id, current_principal, require
-from core.errors import validation_error
-from core.pagination import paginate
+from core import current_org_id, current_principal, paginate, require, validation_error
 from plugins.crm import achievements, service
 from plugins.crm.schemas import (
     CompanyCreate,

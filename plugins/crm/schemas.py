@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import EmailStr, Field, StringConstraints, field_validator
 
+from core import CamelModel, SnakeModel, Timestamp
 from plugins.crm.models import LEAD_STATUSES
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost"]
@@ -22,14 +21,6 @@ Notes = Annotated[str, StringConstraints(max_length=10_000)]
 Money = Annotated[float, Field(ge=0, le=1e12)]
 
 
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class CamelInput(CamelModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
 def _not_null(value):
     """An update may leave a required field out, but not set it to null (a 400, not a 500)."""
     if value is None:
@@ -40,7 +31,7 @@ def _not_null(value):
 # -- leads ---------------------------------------------------------------------------------------
 
 
-class LeadCreate(CamelInput):
+class LeadCreate(CamelModel):
     name: Name
     email: EmailStr | None = None
     phone: Phone | None = None
@@ -52,7 +43,7 @@ class LeadCreate(CamelInput):
     notes: Notes | None = None
 
 
-class LeadUpdate(CamelInput):
+class LeadUpdate(CamelModel):
     name: Name | None = None
     email: EmailStr | None = None
     phone: Phone | None = None
@@ -77,8 +68,8 @@ class LeadOut(CamelModel):
     source: str
     value: float
     notes: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class PaginationOut(CamelModel):
@@ -96,7 +87,7 @@ class LeadList(CamelModel):
 # -- contacts ------------------------------------------------------------------------------------
 
 
-class ContactCreate(CamelInput):
+class ContactCreate(CamelModel):
     name: Name
     email: EmailStr | None = None
     phone: Phone | None = None
@@ -130,10 +121,10 @@ class ContactOut(CamelModel):
     company_id: str | None
     position: str | None
     tags: list[str]
-    last_contact_date: datetime | None
+    last_contact_date: Timestamp | None
     status: str
     notes: str | None
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ContactList(CamelModel):
@@ -145,7 +136,7 @@ class ContactList(CamelModel):
 # -- companies -----------------------------------------------------------------------------------
 
 
-class CompanyCreate(CamelInput):
+class CompanyCreate(CamelModel):
     name: Name
     domain: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
                                              pattern=r"^[A-Za-z0-9.-]{1,253}$")] | None = None
@@ -169,8 +160,8 @@ class CompanyOut(CamelModel):
     notes: str | None
     lead_count: int = 0
     contact_count: int = 0
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class CompanyList(CamelModel):
@@ -182,7 +173,7 @@ class CompanyList(CamelModel):
 # -- messages ------------------------------------------------------------------------------------
 
 
-class MessageCreate(CamelInput):
+class MessageCreate(CamelModel):
     lead_id: str
     content: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
     sender: Sender = "user"
@@ -193,7 +184,7 @@ class MessageOut(CamelModel):
     lead_id: str
     content: str
     sender: Sender
-    timestamp: datetime
+    timestamp: Timestamp
     status: str
 
 
@@ -205,7 +196,7 @@ class MessageList(CamelModel):
 
 class LastMessage(CamelModel):
     content: str
-    timestamp: datetime
+    timestamp: Timestamp
     sender: Sender
 
 
@@ -225,3 +216,84 @@ class ConversationList(CamelModel):
 
 
 assert set(LEAD_STATUSES) == set(LeadStatus.__args__)  # one list of statuses
+
+
+# -- events (hub_event_types; seed 004 "WebSocket Events" shapes plus a few fields) ---------------
+
+
+class LeadCreated(CamelModel):
+    id: str
+    name: str
+    email: str | None = None
+    source: str
+    status: LeadStatus
+    value: float
+    company: str | None = None
+    actor_id: str | None = None
+
+
+class LeadUpdated(CamelModel):
+    id: str
+    name: str
+    status: LeadStatus
+    previous_status: LeadStatus
+    source: str
+    value: float
+    changes: list[str]
+    actor_id: str | None = None
+
+
+class LeadDeleted(CamelModel):
+    id: str
+    name: str
+
+
+class MetricsUpdate(CamelModel):
+    metric: str
+    value: float
+    change: str
+    change_type: Literal["increase", "decrease", "unchanged"]
+
+
+class ContactCreated(CamelModel):
+    id: str
+    name: str
+    email: str | None = None
+
+
+class MessageEvent(CamelModel):
+    id: str
+    lead_id: str
+    content: str
+    sender: Sender
+    actor_id: str | None = None
+
+
+class AchievementUnlocked(SnakeModel):
+    code: str
+    title: str
+    points: int
+    user_id: str  # delivered to that member only
+
+
+class NotificationCreated(SnakeModel):
+    type: str
+    title: str
+    message: str
+    data: dict
+    user_id: str  # delivered to that member only
+
+
+EVENT_TYPES = (
+    ("lead.created", LeadCreated, "A lead was created (by a member, an API key or an agent)", "crm.leads.read", "004"),
+    ("lead.updated", LeadUpdated, "A lead's fields or status changed", "crm.leads.read", None),
+    ("lead.deleted", LeadDeleted, "A lead and its messages were deleted", "crm.leads.read", None),
+    ("metrics.update", MetricsUpdate, "Leads created today changed (seed 004 live dashboard metric)",
+     "crm.analytics.read", "004"),
+    ("contact.created", ContactCreated, "A contact was created", "crm.contacts.read", None),
+    ("message.received", MessageEvent, "A lead sent a message", "crm.messages.read", "004"),
+    ("message.sent", MessageEvent, "A member or agent sent a message to a lead", "crm.messages.read", None),
+    ("achievement.unlocked", AchievementUnlocked, "A member unlocked an achievement", "crm.achievements.read", None),
+    ("notification.created", NotificationCreated, "A notification for one member (an unlocked achievement)",
+     None, None),
+)

@@ -24,9 +24,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
-from core.errors import HubError, validation_error
-from core.events import emit
-from core.pagination import Page
+from core import HubError, Page, emit, validation_error
 from plugins.crm.models import Company, Contact, ContactTag, Conversation, Lead, Message
 
 TRANSITIONS: dict[str, set[str]] = {

@@ -192,7 +192,7 @@ async def test_register_rejects_non_object_and_non_json_bodies(client):
 
 
 async def test_password_is_stored_as_argon2_hash(client, admin):
-    from core.models import User
+    from core.tenancy.models import User
 
     user = await User.get(id=admin.user_id)
     assert user.password_hash.startswith("$argon2")
@@ -528,8 +528,8 @@ async def test_refresh_token_is_not_an_access_token_and_vice_versa(client, admin
 
 
 async def test_expired_refresh_token(client, hub, admin):
-    from core.models import RefreshToken
-    from core.security import hash_token
+    from core.tenancy.models import RefreshToken
+    from core.tenancy.security import hash_token
 
     updated = await RefreshToken.filter(token_hash=hash_token(hub.signing_key, admin.refresh_token)).update(
         expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)
@@ -771,7 +771,7 @@ async def test_invitation_flow(client, hub, admin):
     listed = [m for m in (await response.get_json())["members"] if m["id"] == invited["id"]]
     assert listed[0]["status"] == "active"
 
-    from core.models import User
+    from core.tenancy.models import User
 
     user = await User.get(id=invited["id"])
     assert user.password_hash.startswith("$argon2")

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from quart import Blueprint, abort
 
-from core.auth import public
-from core.errors import HubError
+from core.http.auth import public
+from core.kernel.errors import HubError
 from tests.helpers import assert_error, make_settings
 
 ENVELOPE_KEYS = {"code", "message", "details", "request_id", "timestamp"}

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from core.events import Event, emit
+from core.events.bus import Event, emit
 
 
 def plugin_module(name: str, **hooks) -> types.ModuleType:
@@ -74,12 +74,12 @@ async def test_a_failing_handler_does_not_fail_the_request_and_the_others_still_
     order = [hub.manager.get_name(impl.plugin) for impl in hub.manager.hook.hub_on_event.get_hookimpls()]
     assert order.index("example") < order.index("ev_failing") < order.index("ev_recording")
 
-    before = hub.extensions.get("event_handler_failures", 0)
+    before = hub.bus.handler_failures
     marker = f"note-{uuid.uuid4().hex}"
     with caplog.at_level(logging.ERROR, logger="hub.events"):
         created = await client.post("/api/example/notes", headers=admin.headers, json={"text": marker})
     assert created.status_code == 201, await created.get_json()
-    assert hub.extensions["event_handler_failures"] == before + 1
+    assert hub.bus.handler_failures == before + 1
     assert len(received(marker, hub_example_plugin.RECEIVED_EVENTS)) == 1  # the one before it
     assert len(received(marker, seen_after)) == 1  # and the one after it
     failure = [r for r in caplog.records if "ev_failing" in r.getMessage()]
@@ -87,7 +87,8 @@ async def test_a_failing_handler_does_not_fail_the_request_and_the_others_still_
     assert "example.note_created" in failure[0].getMessage()
 
 
-async def test_synchronous_handlers_run_and_their_failures_are_counted_too(app, hub, admin, listeners):
+async def test_synchronous_handlers_run_and_their_failures_are_counted_too(app, hub, admin, listeners, event_types):
+    event_types("test.synced")
     seen: list[Event] = []
 
     def failing_sync(event):
@@ -102,17 +103,18 @@ async def test_synchronous_handlers_run_and_their_failures_are_counted_too(app, 
     listeners("ev_sync_failing", hub_on_event=failing_sync)
     listeners("ev_sync_recording", hub_on_event=recording_sync)
     listeners("ev_no_argument", hub_on_event=no_argument)
-    before = hub.extensions.get("event_handler_failures", 0)
+    before = hub.bus.handler_failures
     async with app.app_context():
-        event = await emit(admin.org_id, "test.sync", {"marker": "s"})
-        await emit(admin.org_id, "test.sync", {"marker": "t"})
-    assert hub.extensions["event_handler_failures"] == before + 2  # once per event
+        event = await emit(admin.org_id, "test.synced", {"marker": "s"})
+        await emit(admin.org_id, "test.synced", {"marker": "t"})
+    assert hub.bus.handler_failures == before + 2  # once per event
     assert [e.data["marker"] for e in seen if isinstance(e, Event)] == ["s", "t"]
     assert seen.count("called") == 2
-    assert event.type == "test.sync" and event.org_id == admin.org_id
+    assert event.type == "test.synced" and event.org_id == admin.org_id
 
 
-async def test_every_failing_handler_is_counted_once(app, hub, admin, listeners):
+async def test_every_failing_handler_is_counted_once(app, hub, admin, listeners, event_types):
+    event_types("test.failed_twice")
     async def first(event):
         raise RuntimeError("one")
 
@@ -121,10 +123,10 @@ async def test_every_failing_handler_is_counted_once(app, hub, admin, listeners)
 
     listeners("ev_first_bug", hub_on_event=first)
     listeners("ev_second_bug", hub_on_event=second)
-    before = hub.extensions.get("event_handler_failures", 0)
+    before = hub.bus.handler_failures
     async with app.app_context():
-        await emit(admin.org_id, "test.two_failures", {})
-    assert hub.extensions["event_handler_failures"] == before + 2
+        await emit(admin.org_id, "test.failed_twice", {})
+    assert hub.bus.handler_failures == before + 2
 
 
 async def test_a_failing_sink_does_not_fail_the_request_and_later_sinks_still_run(
@@ -140,7 +142,7 @@ async def test_a_failing_sink_does_not_fail_the_request_and_later_sinks_still_ru
 
     sinks(broken_sink, first=True)  # before the WebSocket gateway's sink
     sinks(recording_sink)
-    before = hub.extensions.get("event_sink_failures", 0)
+    before = hub.bus.sink_failures
     marker = f"note-{uuid.uuid4().hex}"
     async with client.websocket("/ws", headers=admin.headers) as ws:
         assert json.loads(await ws.receive())["type"] == "connected"
@@ -150,12 +152,15 @@ async def test_a_failing_sink_does_not_fail_the_request_and_later_sinks_still_ru
         while (message := json.loads(await ws.receive()))["type"] == "ping":
             pass
         assert message["type"] == "example.note_created" and message["data"]["text"] == marker  # the gateway ran
-    assert hub.extensions["event_sink_failures"] == before + 1
+    assert hub.bus.sink_failures == before + 1
     assert len(received(marker, later)) == 1
     assert any("broken_sink" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
-async def test_a_handler_failure_and_a_sink_failure_in_one_emit_are_counted_apart(app, hub, admin, listeners, sinks):
+async def test_a_handler_failure_and_a_sink_failure_in_one_emit_are_counted_apart(
+    app, hub, admin, listeners, sinks, event_types
+):
+    event_types("test.failed_both")
     async def failing(event):
         raise RuntimeError("handler bug")
 
@@ -164,18 +169,19 @@ async def test_a_handler_failure_and_a_sink_failure_in_one_emit_are_counted_apar
 
     listeners("ev_both_handler", hub_on_event=failing)
     sinks(broken_sink)
-    handlers, sink_failures = hub.extensions.get("event_handler_failures", 0), hub.extensions.get("event_sink_failures", 0)
+    handlers, sink_failures = hub.bus.handler_failures, hub.bus.sink_failures
     async with app.app_context():
-        await emit(admin.org_id, "test.both", {})
-    assert hub.extensions["event_handler_failures"] == handlers + 1
-    assert hub.extensions["event_sink_failures"] == sink_failures + 1
+        await emit(admin.org_id, "test.failed_both", {})
+    assert hub.bus.handler_failures == handlers + 1
+    assert hub.bus.sink_failures == sink_failures + 1
 
 
-async def test_event_objects_carry_id_time_and_the_wire_shape(app, admin):
+async def test_event_objects_carry_id_time_and_the_wire_shape(app, admin, event_types):
+    event_types("thing.created")
     async with app.app_context():
-        first = await emit(admin.org_id, "lead.created", {"id": "lead_123"})
-        second = await emit(uuid.UUID(admin.org_id), "lead.created", {"id": "lead_124"})
+        first = await emit(admin.org_id, "thing.created", {"id": "lead_123"})
+        second = await emit(uuid.UUID(admin.org_id), "thing.created", {"id": "lead_124"})
     assert first.id != second.id and len(first.id) == 32
     assert second.org_id == admin.org_id  # organization ids are normalised to strings
     assert first.timestamp.endswith("Z")
-    assert first.to_message() == {"type": "lead.created", "data": {"id": "lead_123"}, "timestamp": first.timestamp}
+    assert first.to_message() == {"type": "thing.created", "data": {"id": "lead_123"}, "timestamp": first.timestamp}

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from core.routes import health as health_module
+from core.builtin.routes import health as health_module
 
 
 @contextmanager
@@ -51,7 +51,7 @@ async def test_health_shape(client):
 
 
 async def test_health_version_is_the_hub_version(client):
-    from core.plugins import HUB_VERSION
+    from core.kernel.plugins import HUB_VERSION
 
     _, body = await get_health(client)
     assert body["version"] == HUB_VERSION

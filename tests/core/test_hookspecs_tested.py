@@ -4,7 +4,7 @@
 import re
 from pathlib import Path
 
-from core.hookspecs import all_hook_names
+from core.kernel.hookspecs import all_hook_names
 
 TESTS = Path(__file__).resolve().parent.parent
 

@@ -24,12 +24,13 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from core import jobs
+from core.jobs import api as jobs
 from core.app import create_app
-from core.jobs import JobFailed, backoff_delay, utcnow
-from core.models import Job
-from core.plugins import PluginError
-from core.settings import SettingsError, load_settings
+from core.jobs.api import JobFailed, backoff_delay
+from core.kernel.times import utcnow
+from core.jobs.models import Job
+from core.kernel.plugins import PluginError
+from core.kernel.settings import SettingsError, load_settings
 from tests.helpers import DATABASE_URL, REDIS_URL, TEST_SECRET, add_member, assert_error, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -160,7 +161,7 @@ async def test_hook_hub_jobs_registers_job_types_stamped_with_their_plugin(tmp_p
     assert registry["jobs_plugin.triple"].max_attempts == 2
     assert registry["jobs_plugin.triple"].timeout_seconds == 5
     assert registry["core.echo"].plugin == "core"
-    from core.webhooks import JOB_TYPE as WEBHOOK_DELIVERY
+    from core.events.webhooks import JOB_TYPE as WEBHOOK_DELIVERY
 
     assert registry[WEBHOOK_DELIVERY].plugin == "core"  # core/builtin.py's hub_jobs
 
@@ -206,8 +207,8 @@ async def test_a_job_runs_reports_progress_as_events_and_keeps_its_result(client
     assert done.started_at and done.finished_at and done.finished_at >= done.started_at
 
     seen = await events_until(job.id, "job.completed")
-    assert [e.type for e in seen] == ["job.started"] + ["job.progress"] * 4 + ["job.completed"]
-    assert [e.data["progress"] for e in seen if e.type == "job.progress"] == [25, 50, 75, 100]
+    assert [e.type for e in seen] == ["job.started"] + ["job.progressed"] * 4 + ["job.completed"]
+    assert [e.data["progress"] for e in seen if e.type == "job.progressed"] == [25, 50, 75, 100]
     assert seen[1].data["message"] == "counted 1 of 4"
     assert all(e.org_id == admin.org_id and e.data["job_type"] == "example.slow_count" for e in seen)
 
@@ -257,7 +258,7 @@ async def test_failed_attempts_are_retried_with_backoff_until_max_attempts(hub, 
     done = await wait_for(job.id)
     assert (done.status, done.attempts, done.result, done.error) == ("completed", 3, {"attempt": 3}, None)
     await events_until(job.id, "job.completed")
-    retrying = [e for e in await events_until(job.id, "job.retrying", 2) if e.type == "job.retrying"]
+    retrying = [e for e in await events_until(job.id, "job.retry_scheduled", 2) if e.type == "job.retry_scheduled"]
     assert [e.data["attempt"] for e in retrying] == [1, 2]
     assert retrying[0].data["error"] == "RuntimeError: attempt 1 fails"
     assert retrying[0].data["next_attempt_at"]
@@ -293,7 +294,7 @@ async def test_an_attempt_that_runs_too_long_times_out(hub, admin, fast):
     done = await wait_for(job.id)
     assert (done.status, done.attempts) == ("timeout", 1)
     assert done.error == "timed out after 1 s (attempt 1 of 1)"
-    assert [e.type for e in await events_until(job.id, "job.timeout")][-1] == "job.timeout"
+    assert [e.type for e in await events_until(job.id, "job.timed_out")][-1] == "job.timed_out"
 
     job = await jobs.enqueue(admin.org_id, "jobs_test.sleep", {"seconds": 30}, timeout_seconds=1,
                              max_attempts=2, hub=hub)
@@ -492,7 +493,7 @@ def test_hub_worker_needs_redis(tmp_path):
 ENQUEUE = """
 import asyncio, json, sys, uuid
 async def main():
-    from core import jobs
+    from core.jobs import api as jobs
     from core.app import create_app
     app = create_app()
     await app.startup()

@@ -152,7 +152,7 @@ async def test_wrong_key_is_401(client, admin):
 
 
 async def test_database_stores_only_a_hash(client, admin):
-    from core.models import ApiKey
+    from core.tenancy.models import ApiKey
 
     created = await create_key(client, admin)
     key = created["key"]
@@ -168,8 +168,8 @@ async def test_database_stores_only_a_hash(client, admin):
 
 
 async def test_expired_key_is_401(client, admin):
-    from core.models import ApiKey
-    from core.security import now
+    from core.tenancy.models import ApiKey
+    from core.tenancy.security import now
 
     created = await create_key(client, admin, expires_days=30)
     response, _ = await call(client, "get", "/api/v1/tenant", key_headers(created["key"]))
@@ -185,8 +185,8 @@ async def test_expired_key_is_401(client, admin):
 
 
 async def test_update_expires_days_extends_expiry(client, admin):
-    from core.models import ApiKey
-    from core.security import now
+    from core.tenancy.models import ApiKey
+    from core.tenancy.security import now
 
     created = await create_key(client, admin)
     await ApiKey.filter(id=created["id"]).update(expires_at=now() - timedelta(minutes=1))
@@ -235,7 +235,7 @@ async def test_list_is_masked_paginated_and_counted(client, admin):
 
 
 async def test_list_limit_is_capped_at_100(client, admin):
-    from core.models import ApiKey
+    from core.tenancy.models import ApiKey
 
     await ApiKey.bulk_create([
         ApiKey(org_id=admin.org_id, user_id=admin.user_id, name=f"bulk {i}", key_hash=uuid.uuid4().hex,

@@ -9,10 +9,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from core import metering
-from core.errors import HubError
-from core.metering import API_CALLS, Metering, month_bounds, utc_today
-from core.models import Organization
+from core.ops.metering import check_quota, consume_quota, record_usage
+from core.kernel.errors import HubError
+from core.ops.metering import API_CALLS, Metering, month_bounds, utc_today
+from core.tenancy.models import Organization
 from tests.helpers import add_member, assert_error, create_key, make_settings
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/4"  # this module's own Redis database
@@ -84,14 +84,14 @@ async def test_refused_requests_are_not_counted(client, admin):
 
 async def test_plugin_units_are_recorded_per_day_and_summed_over_the_period(app, client, admin):
     async with app.app_context():
-        await metering.record(admin.org_id, "recommendations_served", 20, day=date(2025, 1, 1))
-        await metering.record(admin.org_id, "recommendations_served", 5, day=date(2025, 1, 31))
-        await metering.record(admin.org_id, "recommendations_served", 7, day=date(2025, 2, 1))
-        await metering.record(uuid.UUID(admin.org_id), "items_indexed", 1000, day=date(2025, 1, 15))
+        await record_usage(admin.org_id, "recommendations_served", 20, day=date(2025, 1, 1))
+        await record_usage(admin.org_id, "recommendations_served", 5, day=date(2025, 1, 31))
+        await record_usage(admin.org_id, "recommendations_served", 7, day=date(2025, 2, 1))
+        await record_usage(uuid.UUID(admin.org_id), "items_indexed", 1000, day=date(2025, 1, 15))
         with pytest.raises(ValueError):
-            await metering.record(admin.org_id, "Bad Metric", 1)
+            await record_usage(admin.org_id, "Bad Metric", 1)
         with pytest.raises(ValueError):
-            await metering.record(admin.org_id, "items_indexed", -5)
+            await record_usage(admin.org_id, "items_indexed", -5)
     status, body = await usage(client, admin, "?start_date=2025-01-01&end_date=2025-01-31")
     assert status == 200, body
     assert body["period"] == {"start": "2025-01-01", "end": "2025-01-31"}
@@ -182,17 +182,17 @@ async def test_hook_hub_plan_limits_sets_limits_and_over_them_requests_get_quota
         assert seen["metrics"]["api_calls"] == 3
 
         async with app.app_context():  # a plugin's own unit
-            await metering.check(admin.org_id, "ai_tokens", 100)
-            await metering.consume(admin.org_id, "ai_tokens", 60)
+            await check_quota(admin.org_id, "ai_tokens", 100)
+            await consume_quota(admin.org_id, "ai_tokens", 60)
             with pytest.raises(HubError) as refused:
-                await metering.consume(admin.org_id, "ai_tokens", 50)
+                await consume_quota(admin.org_id, "ai_tokens", 50)
             assert refused.value.code == "QUOTA_EXCEEDED" and refused.value.status == 429
-            await metering.consume(admin.org_id, "ai_tokens", 40)
+            await consume_quota(admin.org_id, "ai_tokens", 40)
             with pytest.raises(HubError):
-                await metering.check(admin.org_id, "ai_tokens", 1)
-            await metering.record(admin.org_id, "ai_tokens", 5)  # recording never refuses
+                await check_quota(admin.org_id, "ai_tokens", 1)
+            await record_usage(admin.org_id, "ai_tokens", 5)  # recording never refuses
             assert await hub.extensions["metering"].used(admin.org_id, "ai_tokens") == 105
-            await metering.check(admin.org_id, "items_indexed", 10**9)  # unlimited
+            await check_quota(admin.org_id, "items_indexed", 10**9)  # unlimited
     finally:
         hub.manager.unregister(first)
         hub.manager.unregister(second)
@@ -201,12 +201,10 @@ async def test_hook_hub_plan_limits_sets_limits_and_over_them_requests_get_quota
 
 
 async def test_quotas_switched_off_count_but_never_refuse(app, hub, admin, tmp_path):
-    from core.plugins import load_plugins
-    from core.state import Hub
+    from core.app import load_hub
 
     settings = make_settings(tmp_path, quotas={"enabled": False, "default": {"ai_tokens": 1}})
-    manager, plugins = load_plugins(settings)
-    meter = Metering(Hub(settings, manager, plugins))
+    meter = Metering(load_hub(settings))
     await Organization.filter(id=admin.org_id).update(plan="not-configured")
     await meter.consume(admin.org_id, "ai_tokens", 5)
     await meter.check(admin.org_id, "ai_tokens", 5)
@@ -217,12 +215,10 @@ async def test_quotas_switched_off_count_but_never_refuse(app, hub, admin, tmp_p
 
 async def test_counts_survive_a_flush_and_month_totals_stay_exact(app, hub, admin, tmp_path):
     """Without Redis: the month's total is the database's plus what is not written yet."""
-    from core.plugins import load_plugins
-    from core.state import Hub
+    from core.app import load_hub
 
     settings = make_settings(tmp_path, redis_url=None, quotas={"plans": {"flush-test": {"units": 10}}})
-    manager, plugins = load_plugins(settings)
-    meter = Metering(Hub(settings, manager, plugins))
+    meter = Metering(load_hub(settings))
     await Organization.filter(id=admin.org_id).update(plan="flush-test")
     await meter.consume(admin.org_id, "units", 4)
     assert await meter.used(admin.org_id, "units") == 4
@@ -234,7 +230,7 @@ async def test_counts_survive_a_flush_and_month_totals_stay_exact(app, hub, admi
     await meter.record(admin.org_id, "units", 3, day=utc_today() - timedelta(days=40))  # another month
     await meter.flush()
     assert await meter.used(admin.org_id, "units") == 10
-    second = Metering(Hub(settings, manager, plugins))  # another process reads the database
+    second = Metering(load_hub(settings))  # another process reads the database
     assert await second.used(admin.org_id, "units") == 10
     with pytest.raises(HubError):
         await second.check(admin.org_id, "units", 1)
@@ -260,14 +256,12 @@ async def redis_client():
 async def test_with_redis_limits_hold_exactly_across_processes(app, admin, tmp_path, redis_client):
     """Two Metering instances with one Redis are two processes: together they never pass the
     limit, and a lost Redis counter is rebuilt from the database."""
-    from core.plugins import load_plugins
-    from core.state import Hub
+    from core.app import load_hub
 
     prefix = f"hub-test-usage-{uuid.uuid4().hex[:8]}"
     settings = make_settings(tmp_path, redis_url=REDIS_TEST_URL,
                              quotas={"key_prefix": prefix, "plans": {"redis-test": {"ai_tokens": 10}}})
-    manager, plugins = load_plugins(settings)
-    hubs = [Hub(settings, manager, plugins) for _ in range(2)]
+    hubs = [load_hub(settings) for _ in range(2)]
     for each in hubs:
         each.redis = redis_client
     one, two = (Metering(each) for each in hubs)

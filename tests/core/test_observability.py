@@ -18,15 +18,9 @@ import httpx
 import pytest
 
 from core.app import create_app
-from core.observability import (
-    JsonFormatter,
-    current_traceparent,
-    describe_sql,
-    parse_traceparent,
-    record_cache,
-    start_trace,
-    trace_headers,
-)
+from core.ops.observability.logs import JsonFormatter
+from core.ops.observability.metrics import describe_sql, record_cache
+from core.ops.observability.tracing import current_traceparent, parse_traceparent, start_trace, trace_headers
 from tests.helpers import PASSWORD, assert_error, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
-from core.app import OPENAPI_ENDPOINTS
-from core.auth import ACCESS_ATTRIBUTE
+from core.http.openapi import OPENAPI_ENDPOINTS
+from core.http.auth import ACCESS_ATTRIBUTE
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -37,7 +37,7 @@ async def spec(client):
 
 
 async def test_spec_header(spec):
-    from core.plugins import HUB_VERSION
+    from core.kernel.plugins import HUB_VERSION
 
     assert spec["openapi"].startswith("3.")
     assert spec["info"]["title"] == "The Hub"

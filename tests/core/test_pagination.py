@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from core.errors import HubError
-from core.pagination import Page, paginate
+from core.kernel.errors import HubError
+from core.http.pagination import Page, paginate
 from tests.helpers import add_member, assert_error, create_key, register_and_login
 
 

@@ -15,12 +15,13 @@ from pydantic import BaseModel
 from quart import Blueprint
 
 from core.app import create_app
-from core.auth import Principal, public, require
-from core.errors import HubError
-from core.events import emit
-from core.functions import available_functions, call_function
-from core.plugins import PluginError
-from core.settings import SettingsError
+from core.http.auth import public, require
+from core.tenancy.principals import Principal
+from core.kernel.errors import HubError
+from core.events.bus import emit
+from core.tenancy.functions import available_functions, call_function
+from core.kernel.plugins import PluginError
+from core.kernel.settings import SettingsError
 from tests.helpers import add_member, assert_error, make_settings
 
 
@@ -43,7 +44,7 @@ def blueprint_with(name: str, path: str, decorate=public) -> Blueprint:
 
 
 async def principal_for(hub, account) -> Principal:
-    from core.auth import principal_from_credential
+    from core.tenancy.principals import principal_from_credential
 
     async with hub_app_context(hub):
         return await principal_from_credential(account.access_token)
@@ -137,19 +138,20 @@ async def test_hook_hub_on_event_receives_events_with_their_organization(client,
     assert set(matching[0].to_message()) == {"type", "data", "timestamp"}
 
 
-async def test_a_failing_event_handler_breaks_neither_the_emitter_nor_other_handlers(app, hub, admin):
+async def test_a_failing_event_handler_breaks_neither_the_emitter_nor_other_handlers(app, hub, admin, event_types):
     import hub_example_plugin
 
+    event_types("test.pinged")
     async def hub_on_event(event):
         raise RuntimeError("handler bug")
 
     broken = plugin_module("broken_listener", hub_on_event=hub_on_event)
     hub.manager.register(broken, name="broken_listener")
     try:
-        before = hub.extensions.get("event_handler_failures", 0)
+        before = hub.bus.handler_failures
         async with app.app_context():
-            event = await emit(admin.org_id, "test.ping", {"n": 1})
-        assert hub.extensions["event_handler_failures"] == before + 1
+            event = await emit(admin.org_id, "test.pinged", {"n": 1})
+        assert hub.bus.handler_failures == before + 1
         assert any(e.id == event.id for e in hub_example_plugin.RECEIVED_EVENTS)
     finally:
         hub.manager.unregister(broken)
@@ -185,7 +187,7 @@ def test_hook_hub_startup_and_test_hook_hub_shutdown_run_in_order(tmp_path):
         for name in list(os.environ):
             if name.startswith("HUB_"): del os.environ[name]
         from core.app import create_app
-        from core.settings import load_settings
+        from core.kernel.settings import load_settings
         import hub_example_plugin
 
         async def main():
@@ -222,10 +224,11 @@ async def test_plugins_api_lists_plugins_for_admins_only(client, admin):
 
 
 async def test_a_plugin_switched_off_for_an_organization_has_no_routes_events_or_functions(
-    app, hub, client, admin, other_admin
+    app, hub, client, admin, other_admin, event_types
 ):
     import hub_example_plugin
 
+    event_types("test.marked")
     off = await client.put("/api/v1/plugins/example", headers=admin.headers, json={"enabled": False})
     assert off.status_code == 200 and (await off.get_json())["enabled"] is False
     try:
@@ -235,8 +238,8 @@ async def test_a_plugin_switched_off_for_an_organization_has_no_routes_events_or
         assert (await client.get("/api/example/notes", headers=other_admin.headers)).status_code == 200
         marker = uuid.uuid4().hex
         async with app.app_context():
-            await emit(admin.org_id, "test.marker", {"marker": marker})
-            await emit(other_admin.org_id, "test.marker", {"marker": marker})
+            await emit(admin.org_id, "test.marked", {"marker": marker})
+            await emit(other_admin.org_id, "test.marked", {"marker": marker})
             principal = await principal_for(hub, admin)
             assert "count_notes" not in [f.name for f in await available_functions(hub, principal)]
             with pytest.raises(HubError):

@@ -30,8 +30,8 @@ import httpx
 import pytest
 
 from core.app import create_app
-from core.ratelimit import RuleSet, current_limiter
-from core.settings import RateLimitRule, SettingsError, load_settings
+from core.ops.ratelimit import RuleSet, current_limiter
+from core.kernel.settings import RateLimitRule, SettingsError, load_settings
 from tests.helpers import PASSWORD, add_member, assert_error, create_key, make_settings, register_and_login
 
 RATELIMIT_REDIS_URL = os.environ.get("HUB_TEST_RATELIMIT_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -327,7 +327,7 @@ def test_config_defaults_follow_the_seeds():
     assert settings.rate_limits.enabled and settings.rate_limits.on_redis_error == "open"
     assert settings.rate_limits.trusted_proxies == []
     # the Python defaults and config/hub.toml say the same
-    from core.settings import RateLimitSettings
+    from core.kernel.settings import RateLimitSettings
 
     assert {p: r.model_dump() for p, r in RateLimitSettings().rules.items()} == {
         p: r.model_dump() for p, r in rules.items()
@@ -380,7 +380,7 @@ def plan_plugin(name: str, by_plan: dict):
 
 
 async def test_hook_hub_rate_limits_overrides_rules_per_plan(limited_app, client, backend, caplog):
-    from core.models import Organization
+    from core.tenancy.models import Organization
 
     caplog.set_level(logging.ERROR, logger="hub.ratelimit")
     starter = await register_and_login(client)
@@ -414,7 +414,7 @@ async def test_hook_hub_rate_limits_overrides_rules_per_plan(limited_app, client
 
 
 async def test_hook_hub_rate_limits_later_plugins_win(limited_app, client, backend):
-    from core.models import Organization
+    from core.tenancy.models import Organization
 
     account = await register_and_login(client)
     await Organization.filter(id=account.org_id).update(plan="pro")
@@ -425,7 +425,7 @@ async def test_hook_hub_rate_limits_later_plugins_win(limited_app, client, backe
 
 
 async def test_plan_changes_apply_once_the_cached_plan_expires(limited_app, client, backend):
-    from core.models import Organization
+    from core.tenancy.models import Organization
 
     account = await register_and_login(client)
     pro = plan_plugin("billing", {"pro": {TENANT: {"requests_per_minute": 60, "burst_size": 50}}})

@@ -9,8 +9,8 @@ import tomllib
 
 import pytest
 
-from core.plugins import PluginError
-from core.settings import DEFAULT_CONFIG_FILE, SettingsError, load_settings
+from core.kernel.plugins import PluginError
+from core.kernel.settings import DEFAULT_CONFIG_FILE, SettingsError, load_settings
 from tests.helpers import make_settings
 
 

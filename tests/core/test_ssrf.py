@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from core.settings import SettingsError, load_settings
-from core.ssrf import (
+from core.kernel.settings import SettingsError, load_settings
+from core.events.ssrf import (
     Allowlist,
     UnsafeURL,
     address_refusal,

@@ -537,7 +537,7 @@ async def test_concurrent_demotions_keep_an_admin(client, admin):
     # first one committed, its own caller already demoted (403).
     statuses = sorted(r.status_code for r in responses)
     assert statuses[0] == 200 and statuses[1] in (403, 409), statuses
-    from core.models import User
+    from core.tenancy.models import User
 
     assert await User.filter(org_id=admin.org_id, role="admin", is_active=True).count() == 1
 
@@ -552,6 +552,6 @@ async def test_concurrent_removals_keep_an_admin(client, admin):
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses[0] == 204 and statuses[1] in (401, 409), statuses  # 401: its caller was removed first
-    from core.models import User
+    from core.tenancy.models import User
 
     assert await User.filter(org_id=admin.org_id, role="admin", is_active=True).count() == 1

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from core.app import create_app
-from core.plugins import PluginError
+from core.kernel.plugins import PluginError
 from tests.helpers import assert_error, make_settings
 
 
@@ -151,7 +151,7 @@ def test_a_bad_registration_stops_start_up_naming_the_plugin(tmp_path, register_
 
 
 def test_a_bad_version_in_settings_stops_start_up(tmp_path):
-    from core.settings import SettingsError
+    from core.kernel.settings import SettingsError
 
     with pytest.raises(SettingsError, match="api_versions.default"):
         make_settings(tmp_path, api_versions={"default": "someday"})

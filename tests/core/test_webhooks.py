@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from core.events import emit
-from core.settings import WebhookSettings
-from core.webhooks import body_bytes, event_matches, make_payload, sign, verify_signature
+from core.events.bus import emit
+from core.kernel.settings import WebhookSettings
+from core.events.webhooks import body_bytes, event_matches, make_payload, sign, verify_signature
 from tests.helpers import add_member, assert_error
 
 # -- a receiving server -----------------------------------------------------------------------
@@ -114,6 +114,12 @@ async def create_hook(client, account, url: str, events=("*",), **extra) -> dict
     body = await response.get_json()
     assert response.status_code == 201, body
     return body
+
+
+@pytest.fixture(autouse=True)
+def deal_events(event_types):
+    """The event types these tests emit (open payloads), registered like a plugin's."""
+    event_types("deal.created", "deal.updated", "dealership.changed")
 
 
 async def emit_in(app, org_id: str, event_type: str, data: dict) -> None:
@@ -303,13 +309,13 @@ async def test_another_organizations_webhook_is_not_found(client, admin, other_a
 
 
 async def test_update_rotate_and_delete(client, admin, hub, receiver):
-    hook = await create_hook(client, admin, receiver.url(), ["lead.created"])
+    hook = await create_hook(client, admin, receiver.url(), ["deal.created"])
     path = f"/api/v1/webhooks/{hook['id']}"
-    updated = await client.put(path, headers=admin.headers, json={"events": ["lead.*", "lead.*"], "description": "d"})
+    updated = await client.put(path, headers=admin.headers, json={"events": ["deal.*", "deal.*"], "description": "d"})
     body = await updated.get_json()
-    assert updated.status_code == 200 and body["events"] == ["lead.*"] and body["description"] == "d"
+    assert updated.status_code == 200 and body["events"] == ["deal.*"] and body["description"] == "d"
     patched = await (await client.patch(path, headers=admin.headers, json={"is_active": False})).get_json()
-    assert patched["is_active"] is False and patched["events"] == ["lead.*"]
+    assert patched["is_active"] is False and patched["events"] == ["deal.*"]
     bad = await client.put(path, headers=admin.headers, json={"url": "http://10.0.0.1/"})
     assert_error(bad.status_code, await bad.get_json(), 400, "VALIDATION_ERROR")
     assert (await (await client.get(path, headers=admin.headers)).get_json())["url"] == receiver.url()
@@ -331,22 +337,22 @@ async def test_update_rotate_and_delete(client, admin, hub, receiver):
 
 async def test_delivery_is_signed_as_seed_004_verifies_it(app, client, admin, receiver):
     path = new_path()
-    hook = await create_hook(client, admin, receiver.url(path), ["lead.*"])
-    await emit_in(app, admin.org_id, "lead.created", {"id": "lead_123", "name": "Jane Doe", "note": "café ✓"})
+    hook = await create_hook(client, admin, receiver.url(path), ["deal.*"])
+    await emit_in(app, admin.org_id, "deal.created", {"id": "lead_123", "name": "Jane Doe", "note": "café ✓"})
     rows = await wait_for_final(client, admin, hook["id"])
     [request] = receiver.at(path)
     raw, headers = request["body"], {k.lower(): v for k, v in request["headers"].items()}
     assert verify_webhook(raw, headers["x-signature"], hook["secret"])
     payload = json.loads(raw)
-    assert payload["event"] == "lead.created"
+    assert payload["event"] == "deal.created"
     assert payload["data"] == {"id": "lead_123", "name": "Jane Doe", "note": "café ✓"}
     assert payload["timestamp"].endswith("Z") and payload["id"]
     assert headers["content-type"] == "application/json"
-    assert headers["x-hub-event"] == "lead.created"
+    assert headers["x-hub-event"] == "deal.created"
     [delivery] = rows
     assert headers["x-hub-delivery"] == delivery["id"]
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 1 and delivery["response_status"] == 200
-    assert delivery["event"] == "lead.created" and delivery["event_id"] == payload["id"]
+    assert delivery["event"] == "deal.created" and delivery["event_id"] == payload["id"]
     assert delivery["delivered_at"] and delivery["error"] is None
     assert [a["status_code"] for a in delivery["attempt_log"]] == [200]
 
@@ -368,8 +374,8 @@ async def test_example_plugin_events_reach_only_their_organizations_webhooks(cli
 async def test_events_of_another_organization_are_not_delivered(app, client, admin, other_admin, receiver):
     path = new_path()
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, other_admin.org_id, "lead.created", {"id": "theirs"})
-    await emit_in(app, admin.org_id, "lead.created", {"id": "mine"})
+    await emit_in(app, other_admin.org_id, "deal.created", {"id": "theirs"})
+    await emit_in(app, admin.org_id, "deal.created", {"id": "mine"})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     await asyncio.sleep(0.3)
     assert [json.loads(r["body"])["data"]["id"] for r in receiver.at(path)] == ["mine"]
@@ -379,14 +385,14 @@ async def test_events_of_another_organization_are_not_delivered(app, client, adm
 async def test_event_patterns_and_inactive_webhooks(app, client, admin, receiver):
     paths = {name: new_path() for name in ("exact", "star", "prefix", "other", "inactive")}
     hooks = {
-        "exact": await create_hook(client, admin, receiver.url(paths["exact"]), ["lead.updated"]),
+        "exact": await create_hook(client, admin, receiver.url(paths["exact"]), ["deal.updated"]),
         "star": await create_hook(client, admin, receiver.url(paths["star"]), ["*"]),
-        "prefix": await create_hook(client, admin, receiver.url(paths["prefix"]), ["lead.*"]),
+        "prefix": await create_hook(client, admin, receiver.url(paths["prefix"]), ["deal.*"]),
         "other": await create_hook(client, admin, receiver.url(paths["other"]), ["message.received"]),
         "inactive": await create_hook(client, admin, receiver.url(paths["inactive"]), ["*"], is_active=False),
     }
-    await emit_in(app, admin.org_id, "lead.updated", {"n": 1})
-    await emit_in(app, admin.org_id, "leadership.changed", {"n": 2})
+    await emit_in(app, admin.org_id, "deal.updated", {"n": 1})
+    await emit_in(app, admin.org_id, "dealership.changed", {"n": 2})
     for name in ("exact", "star", "prefix"):
         await wait_for_final(client, admin, hooks[name]["id"], count=1 if name != "star" else 2)
     await asyncio.sleep(0.3)
@@ -394,24 +400,24 @@ async def test_event_patterns_and_inactive_webhooks(app, client, admin, receiver
     def events(name):
         return sorted(json.loads(r["body"])["event"] for r in receiver.at(paths[name]))
 
-    assert events("exact") == ["lead.updated"]
-    assert events("prefix") == ["lead.updated"]
-    assert events("star") == ["lead.updated", "leadership.changed"]
+    assert events("exact") == ["deal.updated"]
+    assert events("prefix") == ["deal.updated"]
+    assert events("star") == ["deal.updated", "dealership.changed"]
     assert events("other") == [] and events("inactive") == []
     assert (await deliveries(client, admin, hooks["inactive"]["id"]))["total"] == 0
 
     # switched on, it receives the next event
     await client.patch(f"/api/v1/webhooks/{hooks['inactive']['id']}", headers=admin.headers, json={"is_active": True})
-    await emit_in(app, admin.org_id, "lead.updated", {"n": 3})
+    await emit_in(app, admin.org_id, "deal.updated", {"n": 3})
     await wait_for_final(client, admin, hooks["inactive"]["id"])
-    assert events("inactive") == ["lead.updated"]
+    assert events("inactive") == ["deal.updated"]
 
 
 async def test_failed_attempts_are_retried_with_exponential_backoff(app, client, admin, receiver, webhook_settings):
     path = new_path()
     receiver.script(path, (500, "boom", 0), (500, "x" * 5000, 0), (200, "finally", 0))
-    hook = await create_hook(client, admin, receiver.url(path), ["lead.created"])
-    await emit_in(app, admin.org_id, "lead.created", {"id": "retry-me"})
+    hook = await create_hook(client, admin, receiver.url(path), ["deal.created"])
+    await emit_in(app, admin.org_id, "deal.created", {"id": "retry-me"})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 3
     log = delivery["attempt_log"]
@@ -436,7 +442,7 @@ async def test_delivery_fails_after_max_attempts(app, client, admin, hub, receiv
     path = new_path()
     receiver.script(path, *[(503, "down", 0)] * 5)
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     assert delivery["status"] == "failed" and delivery["attempts"] == 2
     assert delivery["response_status"] == 503 and "503" in delivery["error"]
@@ -449,7 +455,7 @@ async def test_410_gone_stops_retrying(app, client, admin, receiver):
     path = new_path()
     receiver.script(path, (410, "gone", 0))
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     assert delivery["status"] == "failed" and delivery["attempts"] == 1 and delivery["response_status"] == 410
 
@@ -460,7 +466,7 @@ async def test_a_slow_receiver_times_out(app, client, admin, hub, receiver, monk
     path = new_path()
     receiver.script(path, (200, "late", 1.0))
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     assert delivery["status"] == "failed" and "timed out" in delivery["error"]
 
@@ -473,7 +479,7 @@ async def test_unreachable_receiver_is_a_failed_attempt(app, client, admin, hub,
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     hook = await create_hook(client, admin, f"http://127.0.0.1:{port}/", ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     assert delivery["status"] == "failed" and delivery["response_status"] is None and delivery["error"]
 
@@ -485,7 +491,7 @@ async def test_ssrf_guard_is_applied_again_at_delivery_time(app, client, admin, 
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
     monkeypatch.setattr(hub.settings.webhooks, "allowlist", [])
     monkeypatch.setattr(hub.settings.webhooks, "max_attempts", 1)
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     assert delivery["status"] == "failed" and "SSRF" in delivery["error"] and "loopback" in delivery["error"]
     assert receiver.at(path) == []
@@ -493,7 +499,7 @@ async def test_ssrf_guard_is_applied_again_at_delivery_time(app, client, admin, 
 
 async def test_test_endpoint_sends_one_signed_ping(client, admin, receiver):
     path = new_path()
-    hook = await create_hook(client, admin, receiver.url(path), ["lead.created"])
+    hook = await create_hook(client, admin, receiver.url(path), ["deal.created"])
     response = await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin.headers)
     body = await response.get_json()
     assert response.status_code == 200, body
@@ -503,9 +509,9 @@ async def test_test_endpoint_sends_one_signed_ping(client, admin, receiver):
     assert json.loads(request["body"])["event"] == "webhook.test"
 
     custom = await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin.headers,
-                               json={"event": "lead.created", "data": {"id": "lead_sample"}})
+                               json={"event": "deal.created", "data": {"id": "lead_sample"}})
     body = await custom.get_json()
-    assert custom.status_code == 200 and body["event"] == "lead.created", body
+    assert custom.status_code == 200 and body["event"] == "deal.created", body
     assert json.loads(receiver.at(path)[-1]["body"])["data"] == {"id": "lead_sample"}
     bad = await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin.headers, json={"event": "no spaces"})
     assert_error(bad.status_code, await bad.get_json(), 400, "VALIDATION_ERROR")
@@ -520,9 +526,9 @@ async def test_test_endpoint_sends_one_signed_ping(client, admin, receiver):
 async def test_delivery_log_is_paginated_newest_first_and_filterable(app, client, admin, other_admin, receiver):
     path = new_path()
     receiver.script(path, (200, "ok", 0), (400, "bad", 0), (200, "ok", 0), (400, "bad", 0))
-    hook = await create_hook(client, admin, receiver.url(path), ["lead.created"])
+    hook = await create_hook(client, admin, receiver.url(path), ["deal.created"])
     for n in range(3):
-        await emit_in(app, admin.org_id, "lead.created", {"n": n})
+        await emit_in(app, admin.org_id, "deal.created", {"n": n})
         await wait_for_final(client, admin, hook["id"], count=n + 1)
     page = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries?limit=2", headers=admin.headers)
     body = await page.get_json()
@@ -549,7 +555,7 @@ async def test_delivery_log_is_paginated_newest_first_and_filterable(app, client
 async def test_a_delivery_is_only_reachable_under_its_own_webhook(app, client, admin, receiver):
     hook = await create_hook(client, admin, receiver.url(new_path()), ["*"])
     sibling = await create_hook(client, admin, receiver.url(new_path()), ["message.received"])
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     wrong = await client.get(f"/api/v1/webhooks/{sibling['id']}/deliveries/{delivery['id']}", headers=admin.headers)
     assert_error(wrong.status_code, await wrong.get_json(), 404, "NOT_FOUND")
@@ -558,7 +564,7 @@ async def test_a_delivery_is_only_reachable_under_its_own_webhook(app, client, a
 async def test_redeliver_sends_the_same_payload_again(app, client, admin, other_admin, hub, receiver, monkeypatch):
     path = new_path()
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {"x": 1})
+    await emit_in(app, admin.org_id, "deal.created", {"x": 1})
     [original] = await wait_for_final(client, admin, hook["id"])
     url = f"/api/v1/webhooks/{hook['id']}/redeliver"
     response = await client.post(url, headers=admin.headers, json={"delivery_ids": [original["id"]]})
@@ -575,7 +581,7 @@ async def test_redeliver_sends_the_same_payload_again(app, client, admin, other_
     monkeypatch.setattr(hub.settings.webhooks, "max_attempts", 1)
     receiver.script(path, (503, "down", 0), (503, "down", 0))
     for n in range(2):
-        await emit_in(app, admin.org_id, "lead.updated", {"n": n})
+        await emit_in(app, admin.org_id, "deal.updated", {"n": n})
     rows = await wait_for_final(client, admin, hook["id"], count=4)
     assert sorted(r["status"] for r in rows) == ["failed", "failed", "succeeded", "succeeded"]
     again = await (await client.post(url, headers=admin.headers, json={"all_failed": True})).get_json()
@@ -597,12 +603,12 @@ async def test_deleting_a_webhook_deletes_its_log_and_stops_retries(app, client,
     path = new_path()
     receiver.script(path, *[(500, "no", 0)] * 5)
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {})
+    await emit_in(app, admin.org_id, "deal.created", {})
     await wait_until(lambda: asyncio.sleep(0, result=len(receiver.at(path)) >= 1))
     assert (await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=admin.headers)).status_code == 204
     await asyncio.sleep(1.0)
     assert len(receiver.at(path)) == 1
-    from core.models import WebhookDelivery
+    from core.events.models import WebhookDelivery
 
     assert await WebhookDelivery.filter(webhook_id=hook["id"]).count() == 0
 
@@ -610,7 +616,7 @@ async def test_deleting_a_webhook_deletes_its_log_and_stops_retries(app, client,
 async def test_deliveries_run_as_jobs_and_their_job_events_are_not_delivered(app, client, admin, hub, receiver):
     path = new_path()
     hook = await create_hook(client, admin, receiver.url(path), ["*"])
-    await emit_in(app, admin.org_id, "lead.created", {"id": 1})
+    await emit_in(app, admin.org_id, "deal.created", {"id": 1})
     [delivery] = await wait_for_final(client, admin, hook["id"])
     if hub.extensions.get("jobs") is not None:
         assert delivery["job_id"]
@@ -618,19 +624,19 @@ async def test_deliveries_run_as_jobs_and_their_job_events_are_not_delivered(app
         assert job["job_type"] == "webhooks.deliver", job
     await asyncio.sleep(0.5)
     # the delivery job's own job.started / job.completed events did not become deliveries
-    assert [json.loads(r["body"])["event"] for r in receiver.at(path)] == ["lead.created"]
+    assert [json.loads(r["body"])["event"] for r in receiver.at(path)] == ["deal.created"]
     assert (await deliveries(client, admin, hook["id"]))["total"] == 1
 
 
 async def test_an_attempt_is_made_once_even_if_run_twice(app, client, admin, hub, receiver):
-    from core import webhooks
-    from core.models import Webhook
+    from core.events import webhooks
+    from core.events.models import Webhook
 
     path = new_path()
-    created = await create_hook(client, admin, receiver.url(path), ["lead.created"])
+    created = await create_hook(client, admin, receiver.url(path), ["deal.created"])
     async with app.app_context():
         hook = await Webhook.get(id=created["id"])
-        delivery = await webhooks.create_delivery(hub, hook, "lead.created", {"twice": True}, schedule_it=False)
+        delivery = await webhooks.create_delivery(hub, hook, "deal.created", {"twice": True}, schedule_it=False)
         results = await asyncio.gather(*(webhooks.deliver(delivery.id, 1, hub=hub) for _ in range(3)))
         assert results.count(True) == 1
         assert await webhooks.deliver(delivery.id, 1, hub=hub) is True  # already done: no new request
@@ -638,21 +644,21 @@ async def test_an_attempt_is_made_once_even_if_run_twice(app, client, admin, hub
 
 
 async def test_without_a_job_system_deliveries_run_on_tasks_and_resume(app, client, admin, hub, receiver, monkeypatch):
-    from core import webhooks
-    from core.models import Webhook, WebhookDelivery
+    from core.events import webhooks
+    from core.events.models import Webhook, WebhookDelivery
 
     monkeypatch.setattr(webhooks, "_jobs_available", lambda hub=None: False)
     path = new_path()
     receiver.script(path, (500, "again", 0), (200, "ok", 0))
-    created = await create_hook(client, admin, receiver.url(path), ["lead.created"])
-    await emit_in(app, admin.org_id, "lead.created", {"on": "task"})
+    created = await create_hook(client, admin, receiver.url(path), ["deal.created"])
+    await emit_in(app, admin.org_id, "deal.created", {"on": "task"})
     [delivery] = await wait_for_final(client, admin, created["id"])
     assert delivery["status"] == "succeeded" and delivery["attempts"] == 2 and delivery["job_id"] is None
 
     # a delivery left pending by a stopped process is picked up at start
     async with app.app_context():
         hook = await Webhook.get(id=created["id"])
-        left = await webhooks.create_delivery(hub, hook, "lead.created", {"left": "behind"}, schedule_it=False)
+        left = await webhooks.create_delivery(hub, hook, "deal.created", {"left": "behind"}, schedule_it=False)
         assert await webhooks.resume_pending(hub) >= 1
     await wait_until(lambda: WebhookDelivery.filter(id=left.id, status="succeeded").exists())
     assert json.loads(receiver.at(path)[-1]["body"])["data"] == {"left": "behind"}

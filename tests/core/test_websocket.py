@@ -20,15 +20,16 @@ import uuid
 
 import httpx
 import pytest
+from pydantic import BaseModel
 import websockets
 from quart import Blueprint
 from quart.testing.connections import WebsocketDisconnectError
 
 from core.app import create_app
-from core.auth import public
-from core.events import emit
-from core.models import Organization
-from core.websocket import serve_topic
+from core.http.auth import public
+from core.events.bus import emit
+from core.tenancy.models import Organization
+from core.events.websocket.sockets import serve_topic
 from tests.helpers import PASSWORD, add_member, create_key, login, register_and_login, unique_email
 from tests.live_server import live_hub
 
@@ -161,7 +162,7 @@ async def test_a_plain_http_request_to_a_socket_gets_the_error_envelope(client):
 def test_websocket_settings_come_from_the_file_and_the_environment(tmp_path, monkeypatch):
     import tomllib
 
-    from core.settings import DEFAULT_CONFIG_FILE, SettingsError
+    from core.kernel.settings import DEFAULT_CONFIG_FILE, SettingsError
     from tests.helpers import make_settings
 
     with open(DEFAULT_CONFIG_FILE, "rb") as handle:
@@ -182,46 +183,51 @@ def test_websocket_settings_come_from_the_file_and_the_environment(tmp_path, mon
 # -- in-process: who gets what ---------------------------------------------------------------
 
 
-async def test_events_reach_the_organization_and_not_another_one(app, client, admin, other_admin):
+async def test_events_reach_the_organization_and_not_another_one(app, client, admin, other_admin, event_types):
+    event_types("thing.created")
     async with client.websocket("/ws", headers=admin.headers) as mine, \
             client.websocket("/ws", headers=other_admin.headers) as theirs:
         await opened(mine)
         await opened(theirs)
         async with app.app_context():
-            await emit(admin.org_id, "lead.created", {"id": "lead_1", "name": "Jane"})
-            await emit(other_admin.org_id, "lead.created", {"id": "barrier"})
+            await emit(admin.org_id, "thing.created", {"id": "lead_1", "name": "Jane"})
+            await emit(other_admin.org_id, "thing.created", {"id": "barrier"})
         got = await receive(mine)
-        assert got["type"] == "lead.created" and got["data"] == {"id": "lead_1", "name": "Jane"}
+        assert got["type"] == "thing.created" and got["data"] == {"id": "lead_1", "name": "Jane"}
         assert set(got) == {"type", "data", "timestamp"}
         assert (await receive(theirs))["data"] == {"id": "barrier"}  # and not lead_1 before it
 
 
-async def test_an_event_with_user_id_reaches_only_that_user(app, client, admin):
+async def test_an_event_with_user_id_reaches_only_that_user(app, client, admin, event_types):
+    event_types("thing.created", "notification.posted")
     member = await add_member(client, admin, "developer")
     async with client.websocket("/ws", headers=admin.headers) as admins, \
             client.websocket("/ws", headers=member.headers) as members:
         await opened(admins)
         await opened(members)
         async with app.app_context():
-            await emit(admin.org_id, "notification.created", {"user_id": member.user_id, "title": "for you"})
-            await emit(admin.org_id, "lead.created", {"id": "barrier"})
+            await emit(admin.org_id, "notification.posted", {"user_id": member.user_id, "title": "for you"})
+            await emit(admin.org_id, "thing.created", {"id": "barrier"})
         assert (await receive(members))["data"]["title"] == "for you"
         assert (await receive(members))["data"] == {"id": "barrier"}
         assert (await receive(admins))["data"] == {"id": "barrier"}
 
 
-async def test_viewers_receive_events(app, client, admin):
+async def test_viewers_receive_events(app, client, admin, event_types):
+    event_types("thing.counted")
     viewer = await add_member(client, admin, "viewer")
     async with client.websocket("/ws", headers=viewer.headers) as ws:
         await opened(ws)
         async with app.app_context():
-            await emit(admin.org_id, "metrics.update", {"metric": "leads_today", "value": 25})
-        assert (await receive(ws))["type"] == "metrics.update"
+            await emit(admin.org_id, "thing.counted", {"metric": "leads_today", "value": 25})
+        assert (await receive(ws))["type"] == "thing.counted"
 
 
-async def test_restricted_event_types_need_their_permission(app, hub, client, admin):
-    from core.websocket import gateway_of, restrict_events
+async def test_restricted_event_types_need_their_permission(app, hub, client, admin, event_types):
+    from core.events.websocket.gateway import gateway_of, restrict_events
 
+    event_types("audit.member_removed", "thing.created")
+    event_types("audit.key_revoked", permission="members.manage")  # the catalogue's own rule
     viewer = await add_member(client, admin, "viewer")
     restrict_events(app, "audit.*", "members.manage")
     try:
@@ -231,8 +237,10 @@ async def test_restricted_event_types_need_their_permission(app, hub, client, ad
             await opened(admins)
             async with app.app_context():
                 await emit(admin.org_id, "audit.member_removed", {"id": "x"})
-                await emit(admin.org_id, "lead.created", {"id": "barrier"})
+                await emit(admin.org_id, "audit.key_revoked", {"id": "y"})
+                await emit(admin.org_id, "thing.created", {"id": "barrier"})
             assert (await receive(admins))["type"] == "audit.member_removed"
+            assert (await receive(admins))["type"] == "audit.key_revoked"
             assert (await receive(viewers))["data"] == {"id": "barrier"}
         with pytest.raises(ValueError, match="unknown permission"):
             restrict_events(app, "x.*", "no.such.permission")
@@ -240,43 +248,46 @@ async def test_restricted_event_types_need_their_permission(app, hub, client, ad
         gateway_of(hub).restrictions.remove(("audit.*", "members.manage"))
 
 
-async def test_notifications_socket_gets_only_notifications(app, client, admin):
+async def test_notifications_socket_gets_only_notifications(app, client, admin, event_types):
+    event_types("thing.created", "notification.posted", "announcement.published")
     async with client.websocket("/ws/notifications", headers=admin.headers) as ws:
         hello = await opened(ws)
         assert hello["data"]["topic"] == "notifications"
         async with app.app_context():
-            await emit(admin.org_id, "lead.created", {"id": "not a notification"})
-            await emit(admin.org_id, "notification", {"title": "Welcome", "user_id": admin.user_id})
-            await emit(admin.org_id, "announcement.system", {"title": "Maintenance at 22:00"})
+            await emit(admin.org_id, "thing.created", {"id": "not a notification"})
+            await emit(admin.org_id, "notification.posted", {"title": "Welcome", "user_id": admin.user_id})
+            await emit(admin.org_id, "announcement.published", {"title": "Maintenance at 22:00"})
         assert (await receive(ws))["data"]["title"] == "Welcome"
         assert (await receive(ws))["data"]["title"] == "Maintenance at 22:00"
 
 
-async def test_a_client_can_narrow_its_events_with_subscribe(app, client, admin):
+async def test_a_client_can_narrow_its_events_with_subscribe(app, client, admin, event_types):
+    event_types("agent.started", "message.posted", "thing.updated")
     async with client.websocket("/ws", headers=admin.headers) as ws:
         await opened(ws)
-        await ws.send(json.dumps({"type": "subscribe", "events": ["lead.*", "message.received"]}))
+        await ws.send(json.dumps({"type": "subscribe", "events": ["thing.*", "message.posted"]}))
         assert (await receive(ws)) | {"timestamp": None} == {
-            "type": "subscribed", "data": {"events": ["lead.*", "message.received"]}, "timestamp": None
+            "type": "subscribed", "data": {"events": ["thing.*", "message.posted"]}, "timestamp": None
         }
         async with app.app_context():
-            await emit(admin.org_id, "agent.status", {"agentId": "agent_1"})
-            await emit(admin.org_id, "message.received", {"id": "msg_1"})
-            await emit(admin.org_id, "lead.updated", {"id": "lead_1"})
-        assert (await receive(ws))["type"] == "message.received"
-        assert (await receive(ws))["type"] == "lead.updated"
+            await emit(admin.org_id, "agent.started", {"agentId": "agent_1"})
+            await emit(admin.org_id, "message.posted", {"id": "msg_1"})
+            await emit(admin.org_id, "thing.updated", {"id": "lead_1"})
+        assert (await receive(ws))["type"] == "message.posted"
+        assert (await receive(ws))["type"] == "thing.updated"
         await ws.send(json.dumps({"type": "subscribe", "events": []}))
         error = await receive(ws)
         assert error["type"] == "error" and error["error"]["details"]["field"] == "events"
 
 
-async def test_event_data_is_sent_as_json_whatever_its_python_types(app, client, admin):
+async def test_event_data_is_sent_as_json_whatever_its_python_types(app, client, admin, event_types):
+    event_types("thing.created")
     ident = uuid.uuid4()
     when = dt.datetime(2024, 1, 15, 16, 30, tzinfo=dt.timezone.utc)
     async with client.websocket("/ws", headers=admin.headers) as ws:
         await opened(ws)
         async with app.app_context():
-            await emit(admin.org_id, "lead.created", {"id": ident, "at": when, "tags": {"a"}})
+            await emit(admin.org_id, "thing.created", {"id": ident, "at": when, "tags": {"a"}})
         assert (await receive(ws))["data"] == {"id": str(ident), "at": when.isoformat(), "tags": ["a"]}
 
 
@@ -357,7 +368,7 @@ async def test_connections_are_limited_by_the_organization_plan(client, admin, h
 
 @pytest.mark.parametrize("plan,limit", [("pro", 25), ("enterprise", 100), ("free", 5), ("unheard-of", 5)])
 async def test_plan_limits_follow_seed_004(hub, client, admin, plan, limit):
-    from core.websocket import gateway_of
+    from core.events.websocket.gateway import gateway_of
 
     await Organization.filter(id=admin.org_id).update(plan=plan)
     assert await gateway_of(hub).connection_limit(admin.org_id) == (plan, limit)
@@ -396,7 +407,15 @@ def topic_plugin():
 
         await serve_topic({"thing_id": thing_id}, types=["thing.*"], authorize=authorize, name="thing")
 
-    return plugin_module("wsthings", hub_routes=lambda: blueprint)
+    class ThingEvent(BaseModel):
+        thing_id: str | None = None
+        n: int
+
+    def hub_event_types(register):
+        register("thing.updated", ThingEvent, "A thing changed")
+        register("other.updated", ThingEvent, "Another kind of thing changed")
+
+    return plugin_module("wsthings", hub_routes=lambda: blueprint, hub_event_types=hub_event_types)
 
 
 @pytest.fixture(scope="module")
@@ -731,7 +750,7 @@ async def test_redis_connection_slots_expire_with_their_lease():
         pytest.skip(f"needs Redis at {SERVER_REDIS}")
     import redis.asyncio as aioredis
 
-    from core.websocket import SLOTS_KEY, RedisSlots
+    from core.events.websocket.slots import SLOTS_KEY, RedisSlots
 
     client = aioredis.from_url(SERVER_REDIS)
     org_id = str(uuid.uuid4())

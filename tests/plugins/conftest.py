@@ -65,7 +65,7 @@ def events(hub):
 @pytest.fixture
 def principal_of(app):
     """`await principal_of(account_or_key)`: the core's Principal for a JWT or an API key."""
-    from core.auth import principal_from_credential
+    from core.tenancy.principals import principal_from_credential
 
     async def make(credential) -> object:
         token = credential if isinstance(credential, str) else credential.access_token

@@ -41,17 +41,27 @@ def hub_permissions(register):
     register("llm.agents.delete", "Delete AI agents", "admin")
 
 
+def hub_error_codes(register):
+    register("AI_QUOTA_EXCEEDED", 429, "The organization's AI calls or AI tokens for this month are used up")
+
+
+def hub_event_types(register):
+    from plugins.ml.llm.agent_schemas import EVENT_TYPES
+
+    for name, payload, description, seed in EVENT_TYPES:
+        register(name, payload, description, permission="llm.agents.read", seed=seed)
+
+
 def hub_health_checks(register):
     from plugins.ml.llm.runtime import health
 
     register("llm", health)
 
 
-def hub_startup(app):
+def hub_startup(hub):
     # Generation outside a request (jobs, agents run in the background) finds the model too.
     from plugins.ml.llm.runtime import configure
 
-    hub = app.extensions["hub"]
     configure(hub.plugin_settings("llm"), hub.settings.data_dir)
 
 

@@ -9,9 +9,7 @@ from datetime import date, datetime, timezone
 from quart import Blueprint, request
 from quart_schema import document_response, validate_request
 
-from core.auth import current_org_id, current_principal, require
-from core.errors import validation_error
-from core.pagination import paginate
+from core import current_org_id, current_principal, paginate, require, validation_error
 from plugins.ml.llm import agents
 from plugins.ml.llm.agent_schemas import (
     AgentCreate,

@@ -7,11 +7,11 @@ each action has a `status` (and `result` or `error`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, StringConstraints, field_validator
+
+from core import CamelModel, Timestamp
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 AgentType = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -25,14 +25,6 @@ ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 # "auto" (the model decides at each step), "required" (the first step must call a function),
 # "none" (no function calls), or a capability's name (the first step calls that function)
 ToolChoice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-
-
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class CamelInput(CamelModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
 def _not_null(value):
@@ -49,7 +41,7 @@ def _unique(names: list[str] | None) -> list[str] | None:
 # -- agents --------------------------------------------------------------------------------------
 
 
-class AgentConfigIn(CamelInput):
+class AgentConfigIn(CamelModel):
     model: ModelName | None = None
     temperature: Temperature = 0.0
     max_tokens: MaxTokens = 512
@@ -60,7 +52,7 @@ class AgentConfigIn(CamelInput):
     tool_choice: ToolChoice = "auto"
 
 
-class AgentConfigUpdate(CamelInput):
+class AgentConfigUpdate(CamelModel):
     model: ModelName | None = None
     temperature: Temperature | None = None
     max_tokens: MaxTokens | None = None
@@ -76,7 +68,7 @@ class AgentConfigUpdate(CamelInput):
     )(_not_null)
 
 
-class AgentCreate(CamelInput):
+class AgentCreate(CamelModel):
     name: Name
     type: AgentType = "general"
     status: Literal["active", "inactive"] = "active"
@@ -86,7 +78,7 @@ class AgentCreate(CamelInput):
     _unique_capabilities = field_validator("capabilities")(_unique)
 
 
-class AgentUpdate(CamelInput):
+class AgentUpdate(CamelModel):
     name: Name | None = None
     type: AgentType | None = None
     status: Literal["active", "inactive"] | None = None
@@ -122,8 +114,8 @@ class AgentOut(CamelModel):
     capabilities: list[str]
     performance: PerformanceOut
     config: AgentConfigOut
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class PaginationOut(CamelModel):
@@ -141,7 +133,7 @@ class AgentList(CamelModel):
 # -- execution -----------------------------------------------------------------------------------
 
 
-class ExecuteInput(CamelInput):
+class ExecuteInput(CamelModel):
     message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8_000)]
     lead_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
     # free-form facts for the model (seed: previousInteractions, leadValue); JSON, at most 4 kB
@@ -157,7 +149,7 @@ class ExecuteInput(CamelInput):
         return context
 
 
-class ExecuteRequest(CamelInput):
+class ExecuteRequest(CamelModel):
     input: ExecuteInput
 
 
@@ -216,8 +208,8 @@ class RunOut(CamelModel):
     latency_ms: float
     error: RunError | None
     user_id: str | None
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
 
 
 class RunList(CamelModel):
@@ -252,3 +244,41 @@ class OverallPerformance(CamelModel):
 class AIPerformance(CamelModel):
     agents: list[AgentPerformance]
     overall: OverallPerformance
+
+
+# -- events (hub_event_types) -----------------------------------------------------------------------
+
+
+class AgentStatus(CamelModel):
+    agent_id: str
+    status: Literal["processing"]
+    current_task: str
+    run_id: str
+    step: int
+
+
+class AgentActionSummary(CamelModel):
+    type: str
+    status: str | None = None
+
+
+class AgentRunError(CamelModel):
+    code: str
+    message: str | None = None
+
+
+class AgentCompleted(CamelModel):
+    agent_id: str
+    run_id: str
+    status: str
+    success: bool
+    actions: list[AgentActionSummary]
+    usage: UsageOut
+    latency_ms: float
+    error: AgentRunError | None = None
+
+
+EVENT_TYPES = (
+    ("agent.status", AgentStatus, "An agent started a step of a run (seed 004 status update)", "004"),
+    ("agent.completed", AgentCompleted, "An agent run finished: outcome, actions, tokens and latency", None),
+)

@@ -72,13 +72,20 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Avg, Count, Sum
 
-from core import metering
-from core.auth import Principal
-from core.errors import HubError, validation_error
-from core.events import emit
-from core.functions import available_functions, call_function, openai_tool
-from core.pagination import Page
-from core.state import Hub, HubFunction, current_hub
+from core import (
+    Hub,
+    HubError,
+    HubFunction,
+    Page,
+    Principal,
+    available_functions,
+    consume_quota,
+    call_function,
+    current_hub,
+    emit,
+    openai_tool,
+    validation_error,
+)
 from plugins.ml.llm.models import Agent, AgentRun
 from plugins.ml.llm.settings import AgentSettings
 
@@ -578,7 +585,7 @@ async def _offered(hub: Hub, principal: Principal, agent: Agent) -> tuple[dict[s
 async def _count_run(org_id) -> None:
     """One `agent_runs` unit per run; a plan may limit them (seed 004: AI agent calls per plan)."""
     try:
-        await metering.consume(org_id, RUNS_METRIC, 1)
+        await consume_quota(org_id, RUNS_METRIC, 1)
     except HubError as error:
         if error.code != "QUOTA_EXCEEDED":
             raise

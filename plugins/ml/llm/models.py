@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from core.models import TenantModel
+from core import TenantModel
 
 AGENT_STATUSES = ("active", "inactive")
 AGENT_MODES = ("execute", "propose")

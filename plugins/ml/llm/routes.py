@@ -18,11 +18,16 @@ from typing import Any
 from quart import Blueprint, Response, g, jsonify, stream_with_context
 from quart_schema import RequestSchemaValidationError, document_response, validate_request
 
-from core.auth import current_principal, require
-from core.errors import HubError, pydantic_details
-from core.functions import available_functions, openai_tool
-from core.pagination import paginate
-from core.state import current_hub
+from core import (
+    HubError,
+    available_functions,
+    current_hub,
+    current_principal,
+    openai_tool,
+    paginate,
+    pydantic_details,
+    require,
+)
 from plugins.ml.llm import runtime as llm
 from plugins.ml.llm.schemas import (
     AIProcessingRequest,

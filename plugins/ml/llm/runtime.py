@@ -38,15 +38,13 @@ from typing import Any, AsyncIterator, Callable
 # the policy is read when llama.cpp's OpenMP runtime starts, so it must be set before loading.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from core.errors import ERROR_CODES, HubError, register_error_code  # noqa: E402
+import core  # noqa: E402
+from core import HubError  # noqa: E402
 from plugins.ml.llm import grammar as grammars  # noqa: E402
 from plugins.ml.llm import prompts  # noqa: E402
 from plugins.ml.llm.settings import LLMSettings  # noqa: E402
 
 log = logging.getLogger("hub.llm")
-
-if "AI_QUOTA_EXCEEDED" not in ERROR_CODES:
-    register_error_code("AI_QUOTA_EXCEEDED", 429)
 
 FETCH_HINT = "python scripts/fetch_model.py"
 
@@ -507,7 +505,7 @@ def current_runtime() -> ModelRuntime:
     from quart import has_app_context
 
     if has_app_context():
-        from core.state import current_hub
+        from core import current_hub
 
         hub = current_hub()
         if "llm" in hub.plugins:
@@ -559,11 +557,10 @@ async def close_models() -> None:
 async def check_quota(org_id: Any, estimated_tokens: int) -> None:
     """Before generating: count one AI call and refuse (429 AI_QUOTA_EXCEEDED) an organization
     whose `ai_api_calls` or `ai_tokens` quota the request would exceed."""
-    from core import metering
 
     try:
-        await metering.check(org_id, "ai_tokens", max(estimated_tokens, 0))
-        await metering.consume(org_id, "ai_api_calls", 1)
+        await core.check_quota(org_id, "ai_tokens", max(estimated_tokens, 0))
+        await core.consume_quota(org_id, "ai_api_calls", 1)
     except HubError as error:
         if error.code != "QUOTA_EXCEEDED":
             raise
@@ -572,6 +569,5 @@ async def check_quota(org_id: Any, estimated_tokens: int) -> None:
 
 async def record_tokens(org_id: Any, completion: Completion) -> None:
     """After generating: the tokens actually used."""
-    from core import metering
 
-    await metering.record(org_id, "ai_tokens", completion.total_tokens)
+    await core.record_usage(org_id, "ai_tokens", completion.total_tokens)

@@ -42,6 +42,13 @@ def hub_permissions(register):
     register("recommender.internal", "Use the internal ML engine and data pipeline API", "admin")
 
 
+def hub_event_types(register):
+    from plugins.ml.recommender.schemas import EVENT_TYPES
+
+    for name, payload, description in EVENT_TYPES:
+        register(name, payload, description, permission="recommender.models.read")
+
+
 def hub_jobs(register):
     from plugins.ml.recommender.jobs import register_jobs
 
@@ -55,15 +62,10 @@ def hub_functions(register):
         register(name, description, args_model, permission, func)
 
 
-def hub_rate_limits(plan):
+def hub_rate_limits(hub):
     # Seed 003 §5: 1000 requests/minute per tenant, whatever the plan.
-    from core.state import current_hub
-
-    try:
-        settings = current_hub().plugin_settings("recommender")
-        per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
-    except (RuntimeError, KeyError):  # no app context: the seed's numbers
-        per_minute, burst = 1_000, 100
+    settings = hub.plugin_settings("recommender")
+    per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
     return {"/api/v1/recommendations": {"requests_per_minute": per_minute, "burst_size": burst,
                                         "scope": "organization"}}
 

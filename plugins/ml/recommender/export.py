@@ -42,8 +42,7 @@ from typing import Any, Awaitable, Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.jobs import JobFailed
-from core.state import Hub
+from core import Hub, JobFailed
 from plugins.ml.recommender import service
 from plugins.ml.recommender.models import Item
 

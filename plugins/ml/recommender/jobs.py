@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from core.events import emit
-from core.jobs import JobCancelled, JobContext, JobFailed
+from core import JobCancelled, JobContext, JobFailed, emit
 from plugins.ml.recommender import engine, service
 from plugins.ml.recommender.metrics import recommender_metrics
 from plugins.ml.recommender.models import Item, ModelVersion
@@ -121,7 +120,7 @@ async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> dict:
             await ctx.progress(LOADING_SHARE + TRAINING_SHARE * min(1.0, progress.fraction), progress.stage)
             for epoch, loss in progress.losses[reported_losses:]:
                 loss_gauge.labels(org, version, str(epoch)).set(loss)
-                await emit(org, "recommender.training.progress",
+                await emit(org, "recommender.training.progressed",
                            {**labels, "epoch": epoch, "loss": loss, "progress": round(progress.fraction, 3),
                             "stage": progress.stage}, hub=hub)
             reported_losses = len(progress.losses)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from core.state import Hub
+from core import Hub
 
 TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf"))
 SEARCH_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, float("inf"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from core.models import TenantModel
+from core import TenantModel
 
 MODEL_STATUSES = ("queued", "training", "ready", "failed")
 

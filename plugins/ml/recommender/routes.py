@@ -11,11 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, request
 from quart_schema import document_response, validate_request
 
-from core.auth import current_org_id, current_principal, require
-from core.errors import HubError
-from core.jobs import enqueue
-from core.pagination import paginate
-from core.state import current_hub
+from core import HubError, current_hub, current_org_id, current_principal, enqueue, paginate, require
 from plugins.ml.recommender import service
 from plugins.ml.recommender.schemas import (
     ActivateRequest,

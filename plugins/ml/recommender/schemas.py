@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
+from core import SnakeModel
+
 INTERACTION_TYPES = ("view", "click", "purchase", "like", "dislike", "add_to_cart", "remove_from_cart")
 MODEL_TYPES = ("matrix_factorization", "two_tower", "gnn")
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -330,3 +332,47 @@ class ItemOut(BaseModel):
 class ItemList(BaseModel):
     items: list[ItemOut]
     total: int
+
+
+# -- events (hub_event_types) -----------------------------------------------------------------------
+
+
+class ItemsIngested(SnakeModel):
+    accepted: int
+    rejected: int
+
+
+class ModelActivated(SnakeModel):
+    model_version: str
+
+
+class TrainingEvent(SnakeModel):
+    job_id: str
+    model_version: str
+    model_type: str
+
+
+class TrainingProgressed(TrainingEvent):
+    epoch: int | str
+    loss: float
+    progress: float
+    stage: str
+
+
+class TrainingCompleted(TrainingEvent):
+    duration_seconds: float
+    metrics: dict[str, Any]
+
+
+class TrainingFailed(TrainingEvent):
+    error: str
+
+
+EVENT_TYPES = (
+    ("recommender.items.ingested", ItemsIngested, "A batch of catalog items was stored (accepted and rejected counts)"),
+    ("recommender.model.activated", ModelActivated, "Another trained model version now serves recommendations"),
+    ("recommender.training.started", TrainingEvent, "A training job started on a new model version"),
+    ("recommender.training.progressed", TrainingProgressed, "A training epoch finished (its loss and overall progress)"),
+    ("recommender.training.completed", TrainingCompleted, "A model version finished training and serves requests"),
+    ("recommender.training.failed", TrainingFailed, "A training run failed (the previous version keeps serving)"),
+)

@@ -34,13 +34,18 @@ from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from core import metering
-from core.errors import HubError, not_found, validation_error
-from core.events import emit
-from core.jobs import enqueue
-from core.observability import record_cache
-from core.pagination import Page
-from core.state import Hub, current_hub
+from core import (
+    Hub,
+    HubError,
+    Page,
+    current_hub,
+    emit,
+    enqueue,
+    not_found,
+    record_cache,
+    record_usage,
+    validation_error,
+)
 from plugins.ml.recommender import engine
 from plugins.ml.recommender.metrics import recommender_metrics, size_bucket
 from plugins.ml.recommender.models import Interaction, Item, ModelVersion, TenantSettings
@@ -190,7 +195,7 @@ async def ingest_items(org_id: Any, records: list) -> dict:
         await _upsert_items(org_id, list(latest.values()))
         hub = current_hub()
         await serving_state(hub).shared.incr([tenant_key(org_id)])
-        await metering.record(org_id, "items_indexed", len(latest))
+        await record_usage(org_id, "items_indexed", len(latest))
         await emit(org_id, "recommender.items.ingested", {"accepted": len(valid), "rejected": len(problems)})
     return {"accepted": len(valid), "rejected": len(problems), "validation_errors": problems}
 
@@ -338,7 +343,7 @@ async def recommend(org_id: Any, request: PublicRecommendationRequest, *, hub: H
     record_cache("recommender.recommendations", result)
     metrics.cache.labels(org, result).inc()
     metrics.per_request.labels(org).observe(len(recommendations))
-    await metering.record(org, "recommendations_served", len(recommendations))
+    await record_usage(org, "recommendations_served", len(recommendations))
     return {
         "request_id": str(uuid.uuid4()),
         "recommendations": recommendations,

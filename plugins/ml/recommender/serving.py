@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.state import Hub
+from core import Hub
 
 log = logging.getLogger("hub.recommender.serving")
 

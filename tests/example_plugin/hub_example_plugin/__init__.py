@@ -36,6 +36,12 @@ def hub_permissions(register):
     register("example.notes.write", "Write notes", "write")
 
 
+def hub_event_types(register):
+    from hub_example_plugin.routes import NoteCreated
+
+    register("example.note_created", NoteCreated, "A note was written", permission="example.notes.read")
+
+
 async def hub_on_event(event):
     RECEIVED_EVENTS.append(event)
 

@@ -1,6 +1,6 @@
 from tortoise import fields
 
-from core.models import TenantModel
+from core import TenantModel
 
 
 class ExampleNote(TenantModel):

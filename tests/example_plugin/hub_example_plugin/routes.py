@@ -2,11 +2,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
-from core.auth import current_principal, public, require
-from core.errors import validation_error
-from core.events import emit
-from core.pagination import paginate
-from core.state import plugin_settings
+from core import SnakeModel, current_principal, emit, paginate, plugin_settings, public, require, validation_error
 from hub_example_plugin.models import ExampleNote
 
 bp = Blueprint("example", __name__)
@@ -17,6 +13,11 @@ class NoteIn(BaseModel):
 
 
 class NoteOut(BaseModel):
+    id: str
+    text: str
+
+
+class NoteCreated(SnakeModel):
     id: str
     text: str
 

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from core.errors import HubError
-from core.events import emit
-from core.functions import available_functions, call_function
+from core.kernel.errors import HubError
+from core.events.bus import emit
+from core.tenancy.functions import available_functions, call_function
 from tests.helpers import assert_error, create_key
 from tests.plugins.crm.support import LEAD_KEYS, CONTACT_KEYS, SEED_MESSAGE
 
@@ -179,7 +179,9 @@ async def test_switching_the_plugin_off_hides_routes_functions_and_events(
         # the CRM receives none of the organization's events: no achievement progress
         async with app.app_context():
             # (a UUID, as the CRM emits: core's plugin-state cache keys str and UUID apart)
-            await emit(uuid.UUID(admin.org_id), "lead.created", {"id": str(uuid.uuid4()), "actorId": admin.user_id})
+            await emit(uuid.UUID(admin.org_id), "lead.created", {
+                "id": str(uuid.uuid4()), "name": "Off", "source": "other", "status": "new", "value": 0,
+                "actorId": admin.user_id})
 
         # the other organization is unaffected
         assert (await other_api.get("/api/leads"))["total"] == 0

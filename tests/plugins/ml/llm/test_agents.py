@@ -272,7 +272,7 @@ TOKEN_PLAN = "agents-token-test"
 def token_limit(hub):
     """`await token_limit(org_id, n, agent_runs=m)`: the organization gets a plan allowing n
     ai_tokens (and m agent runs) a month, through a real plugin's hub_plan_limits."""
-    from core.models import Organization
+    from core.tenancy.models import Organization
 
     limits: dict[str, int] = {}
     module = types.ModuleType("agents_token_limits")

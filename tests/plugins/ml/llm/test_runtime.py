@@ -11,7 +11,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, EmailStr, Field
 
-from core.errors import HubError
+from core.kernel.errors import HubError
 from plugins.ml.llm import runtime as llm
 from plugins.ml.llm.settings import LLMSettings
 
@@ -218,7 +218,7 @@ async def test_hook_hub_config_validates_llm_settings():
 async def test_quota_is_checked_before_and_tokens_recorded_after(app, admin, model_path):
     from datetime import date
 
-    from core import metering
+    from core.ops import metering
 
     hub = app.extensions["hub"]
     async with app.app_context():

@@ -78,8 +78,8 @@ async def test_usage_counts_items_indexed_and_recommendations_served(api):
 
 
 async def test_functions(api, hub, app):
-    from core.auth import principal_from_credential
-    from core.functions import available_functions, call_function
+    from core.tenancy.principals import principal_from_credential
+    from core.tenancy.functions import available_functions, call_function
 
     await api.seed()
     await api.train()
@@ -107,8 +107,8 @@ async def test_functions(api, hub, app):
 
 
 async def test_viewer_may_ask_but_not_track_through_functions(member_api, app, hub):
-    from core.auth import principal_from_credential
-    from core.functions import available_functions
+    from core.tenancy.principals import principal_from_credential
+    from core.tenancy.functions import available_functions
 
     viewer = await member_api("viewer")
     async with app.app_context():

@@ -50,9 +50,9 @@ async def test_seed_trigger_runs_the_job_end_to_end(api, internal_api, hub, even
     mine = [e for e in events if e.org_id == api.org_id and e.type.startswith("recommender.training.")]
     kinds = [e.type for e in mine]
     assert kinds[0] == "recommender.training.started" and kinds[-1] == "recommender.training.completed"
-    progress = [e.data for e in mine if e.type == "recommender.training.progress"]
+    progress = [e.data for e in mine if e.type == "recommender.training.progressed"]
     assert progress and all(p["model_version"] == "v1" and p["loss"] >= 0 for p in progress)
-    assert any(e.type == "job.progress" and e.org_id == api.org_id for e in events)
+    assert any(e.type == "job.progressed" and e.org_id == api.org_id for e in events)
 
     response = await api.client.get("/metrics")
     text = (await response.get_data()).decode()

@@ -1,0 +1,58 @@
+"""The Hub's public plugin API: everything a plugin imports comes from here.
+
+    from core import hookimpl, require, public, current_org_id, emit, enqueue, TenantModel, ...
+
+Plugins import this module and nothing below it (CI checks it with import-linter: see
+`[tool.importlinter]` in pyproject.toml), so the layers underneath (kernel, tenancy, http,
+jobs, events, ops, builtin) can change without breaking a plugin. The names, by topic:
+
+Hooks         hookimpl (optional marker), Hub (what every hook may take as `hub`),
+              current_hub(), plugin_settings(name)
+Routes        require(permission), public, current_principal(), current_org_id(), Principal
+Errors        HubError, not_found(what), validation_error(field, reason), conflict(message),
+              pydantic_details(error)
+Schemas       CamelModel, SnakeModel (unknown fields refused), Timestamp, iso(), utcnow()
+Lists         paginate(style), Page (`await page.fetch(query, "-created_at")`, `page.respond(...)`)
+Tables        TenantModel (org_id, `for_org`, `get_for_org`), TimestampedModel
+Events        emit(org_id, type, data), Event, EventPayload
+Jobs          enqueue(org_id, type, payload), JobContext, JobFailed, JobCancelled
+Functions     call_function, available_functions, openai_tool, FunctionContext, HubFunction
+Usage         record_usage, check_quota, consume_quota (metered units and monthly quotas),
+              record_cache (cache hit/miss metrics)
+Sockets       serve_topic(match, types=...) for a plugin's own WebSocket topic
+Workflows     NodeContext (what a `hub_workflow_nodes` run function receives)
+Settings      CommaList (a list setting that an environment variable may give as "a,b")
+
+The hooks themselves are documented in core/kernel/hookspecs.py; the test kit for plugin
+authors is core/testing.py (a pytest plugin, registered as `hub` under `pytest11`).
+"""
+
+from __future__ import annotations
+
+from core.events.bus import Event, emit
+from core.events.catalogue import EventPayload
+from core.events.websocket.sockets import serve_topic
+from core.http.auth import current_org_id, current_principal, public, require
+from core.http.pagination import Page, paginate
+from core.http.schemas import CamelModel, SnakeModel, Timestamp
+from core.jobs.api import JobCancelled, JobContext, JobFailed, enqueue
+from core.kernel.contributions import NodeContext
+from core.kernel.errors import HubError, conflict, not_found, pydantic_details, validation_error
+from core.kernel.hookspecs import hookimpl
+from core.kernel.hub import Hub, current_hub, plugin_settings
+from core.kernel.models import TenantModel, TimestampedModel
+from core.kernel.settings import CommaList
+from core.kernel.times import iso, utcnow
+from core.ops.metering import check_quota, consume_quota, record_usage
+from core.ops.observability.metrics import record_cache
+from core.tenancy.functions import FunctionContext, HubFunction, available_functions, call_function, openai_tool
+from core.tenancy.principals import Principal
+
+__all__ = [
+    "CamelModel", "CommaList", "Event", "EventPayload", "FunctionContext", "Hub", "HubError", "HubFunction",
+    "JobCancelled", "JobContext", "JobFailed", "NodeContext", "Page", "Principal", "SnakeModel", "TenantModel",
+    "Timestamp", "TimestampedModel", "available_functions", "call_function", "check_quota", "conflict",
+    "consume_quota", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
+    "not_found", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
+    "record_usage", "require", "serve_topic", "utcnow", "validation_error",
+]

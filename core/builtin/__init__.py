@@ -1,0 +1,67 @@
+"""The core's own contributions, made through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from core.kernel.db import ping
+from core.kernel.hookspecs import hookimpl
+
+
+@hookimpl
+def hub_models():
+    # One tortoise app ("core") over the tables of the layers that own them.
+    return ["core.tenancy.models", "core.jobs.models", "core.events.models", "core.ops.models"]
+
+
+@hookimpl
+def hub_routes():
+    from core.builtin.routes import auth, health, jobs, keys, plugins, tenant, usage, webhooks, ws
+
+    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp, webhooks.bp, jobs.bp, usage.bp, ws.bp]
+
+
+@hookimpl
+def hub_permissions(register):
+    register("profile.read", "See one's own account", "read")
+    register("tenant.read", "See the organization", "read")
+    register("tenant.manage", "Rename the organization and change its settings", "admin")
+    register("members.read", "List the organization's members", "read")
+    register("members.manage", "Invite, re-role and remove members", "admin")
+    register("keys.manage", "Create and manage one's own API keys", "write")
+    register("keys.admin", "Manage every API key of the organization", "admin")
+    register("plugins.manage", "Switch plugins on and off for the organization", "admin")
+    register("webhooks.manage", "Register and inspect the organization's webhooks", "admin")
+    register("jobs.read", "See the organization's background jobs", "read")
+    register("jobs.manage", "Cancel the organization's background jobs", "write")
+    register("usage.read", "See the organization's usage and quotas", "read")
+    register("events.read", "Receive the organization's events over WebSocket", "read")
+
+
+@hookimpl
+def hub_event_types(register):
+    from core.builtin.schemas import JOB_EVENTS, JobEvent
+
+    for name, description in JOB_EVENTS:
+        register(name, JobEvent, description, permission="jobs.read")
+
+
+@hookimpl
+def hub_jobs(register):
+    from core.events import webhooks
+
+    webhooks.register_jobs(register)
+
+
+@hookimpl
+def hub_health_checks(register, hub):
+    async def database() -> str:
+        await ping()
+        return "healthy"
+
+    async def cache() -> str:
+        if hub.redis is None:
+            return "healthy"  # in-process memory
+        await hub.redis.ping()
+        return "healthy"
+
+    register("database", database)
+    register("cache", cache)

@@ -1,0 +1,129 @@
+"""Register, login, refresh, logout, invitations (seeds 001, 003, 004)."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+from quart_schema import document_request, validate_request, validate_response
+
+from core.tenancy import accounts
+from core.http.auth import current_principal, public, require
+from core.kernel.errors import HubError
+from core.tenancy.models import User
+from core.builtin.schemas import (
+    AcceptInvitationRequest,
+    LoginRequest,
+    LoginResponse,
+    LogoutRequest,
+    RefreshRequest,
+    RefreshResponse,
+    RegisterRequest,
+    UserResponse,
+)
+from core.kernel.hub import Hub, current_hub
+
+bp = Blueprint("core_auth", __name__)
+
+
+def user_body(hub: Hub, user: User) -> dict:
+    return {
+        "id": user.id, "email": user.email, "name": user.name, "first_name": user.first_name,
+        "last_name": user.last_name, "role": user.role, "permissions": sorted(hub.permissions.for_role(user.role)),
+        "organization_id": user.org_id, "tenant_id": user.org_id, "is_active": user.is_active,
+        "created_at": user.created_at,
+    }
+
+
+async def login_body(hub: Hub, user: User) -> LoginResponse:
+    tokens = await accounts.issue_tokens(hub, user)
+    return LoginResponse(**tokens, token=tokens["access_token"], user=user_body(hub, user))
+
+
+@bp.post("/api/auth/register")
+@public
+@validate_request(RegisterRequest)
+@validate_response(UserResponse, 201)
+async def register(data: RegisterRequest):
+    hub = current_hub()
+    user = await accounts.register(hub, **data.model_dump())
+    return UserResponse(**user_body(hub, user)), 201
+
+
+# The seed-003 paths (/api/v1/...) get views of their own: one view on two paths would
+# give two OpenAPI operations the same operationId.
+
+
+@bp.post("/api/auth/login")
+@public
+@validate_request(LoginRequest)
+@validate_response(LoginResponse)
+async def login(data: LoginRequest):
+    return await _login(data)
+
+
+@bp.post("/api/v1/auth/login")
+@public
+@validate_request(LoginRequest)
+@validate_response(LoginResponse)
+async def login_v1(data: LoginRequest):
+    return await _login(data)
+
+
+async def _login(data: LoginRequest) -> LoginResponse:
+    hub = current_hub()
+    return await login_body(hub, await accounts.login(hub, data.email, data.password))
+
+
+@bp.post("/api/auth/refresh")
+@public
+@validate_request(RefreshRequest)
+@validate_response(RefreshResponse)
+async def refresh(data: RefreshRequest):
+    return await _refresh(data)
+
+
+@bp.post("/api/v1/auth/refresh")
+@public
+@validate_request(RefreshRequest)
+@validate_response(RefreshResponse)
+async def refresh_v1(data: RefreshRequest):
+    return await _refresh(data)
+
+
+async def _refresh(data: RefreshRequest) -> RefreshResponse:
+    return RefreshResponse(**await accounts.refresh(current_hub(), data.refresh_token))
+
+
+@bp.post("/api/auth/logout")
+@require("profile.read", allow_api_keys=False)
+@document_request(LogoutRequest)  # optional body, read by hand below
+async def logout():
+    from quart import request
+
+    # Whether a body came is known from the body itself: a chunked request has no
+    # Content-Length, and silently ignoring its refresh_token would leave that token alive.
+    body = None
+    if (await request.get_data()).strip():
+        if not request.is_json:
+            raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
+        body = await request.get_json()  # malformed JSON: 400 VALIDATION_ERROR
+    data = LogoutRequest.model_validate(body if body is not None else {})
+    await accounts.logout(current_hub(), current_principal().token, data.refresh_token)
+    return "", 204
+
+
+@bp.get("/api/auth/me")
+@require("profile.read")
+@validate_response(UserResponse)
+async def me():
+    principal = current_principal()
+    user = await User.get(id=principal.user_id)
+    return UserResponse(**user_body(current_hub(), user))
+
+
+@bp.post("/api/auth/invitations/accept")
+@public
+@validate_request(AcceptInvitationRequest)
+@validate_response(LoginResponse)
+async def accept_invitation(data: AcceptInvitationRequest):
+    hub = current_hub()
+    return await login_body(hub, await accounts.accept_invitation(hub, data.token, data.password))

@@ -1,0 +1,47 @@
+"""What a socket is about: event types and `data` fields it accepts."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from typing import Any, Iterable
+
+from core.events.websocket.protocol import NOTIFICATION_TYPES
+
+# -- topics ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Topic:
+    """What a socket is about: event types (fnmatch patterns) and `data` fields that must
+    equal given values (compared as strings), e.g. Topic.of(["execution.*"], {"execution_id": id})."""
+
+    types: tuple[str, ...] = ("*",)
+    match: tuple[tuple[str, str], ...] = ()
+    name: str = "events"
+
+    @classmethod
+    def of(cls, types: Iterable[str] = ("*",), match: dict[str, Any] | None = None, name: str = "topic") -> Topic:
+        return cls(tuple(types), tuple((key, str(value)) for key, value in (match or {}).items()), name)
+
+    def accepts(self, event_type: str, data: Any) -> bool:
+        if not matches_any(event_type, self.types):
+            return False
+        if self.match:
+            if not isinstance(data, dict):
+                return False
+            for key, expected in self.match:
+                if key not in data or data[key] is None or str(data[key]) != expected:
+                    return False
+        return True
+
+
+EVENTS = Topic(("*",), (), "events")
+NOTIFICATIONS = Topic(NOTIFICATION_TYPES, (), "notifications")
+
+
+def matches_any(event_type: str, patterns: Iterable[str]) -> bool:
+    for pattern in patterns:
+        if pattern == "*" or pattern == event_type or fnmatch.fnmatchcase(event_type, pattern):
+            return True
+    return False

@@ -1,0 +1,116 @@
+"""Every error leaves the server in one envelope, whoever raised it:
+
+    {"error": {"code", "message", "details", "request_id", "timestamp"}}
+
+HubError (any layer), request validation (quart-schema, pydantic), malformed or wrongly
+encoded bodies, werkzeug's 404/405/413/415 and unhandled exceptions (500, logged with the
+request id, no traceback sent) all go through `error_response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from quart import Quart, Request, g, jsonify
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from core.kernel.errors import HubError, pydantic_details
+from core.kernel.times import iso_now
+
+log = logging.getLogger("hub.errors")
+
+_HTTP_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "AUTHENTICATION_FAILED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMIT_EXCEEDED",
+    503: "SERVICE_UNAVAILABLE",
+}
+_HTTP_MESSAGES = {
+    404: "The requested URL was not found",
+    405: "Method not allowed for this URL",
+    413: "Request body is too large",
+    415: "Unsupported media type",
+}
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or {},
+            "request_id": getattr(g, "request_id", None),
+            "timestamp": iso_now(),
+        }
+    }
+
+
+def error_response(code: str, message: str, status: int, details: dict | None = None, headers=None):
+    response = jsonify(error_body(code, message, details))
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def install_error_handlers(app: Quart) -> None:
+    @app.errorhandler(HubError)
+    async def _hub_error(error: HubError):
+        return error_response(error.code, error.message, error.status, error.details, error.headers)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def _schema_error(error: RequestSchemaValidationError):
+        cause = error.validation_error
+        if isinstance(cause, ValidationError):
+            details = pydantic_details(cause)
+        else:  # a body that is not a JSON object, or not JSON at all
+            details = {"field": "body", "reason": str(cause) or "must be a JSON object"}
+        return error_response("VALIDATION_ERROR", "Invalid input data", 400, details)
+
+    @app.errorhandler(ValidationError)
+    async def _model_error(error: ValidationError):
+        return error_response("VALIDATION_ERROR", "Invalid input data", 400, pydantic_details(error))
+
+    @app.errorhandler(UnicodeDecodeError)
+    async def _bad_encoding(error: UnicodeDecodeError):
+        # Quart lets this escape get_json() as a 500; it is the client's mistake.
+        return error_response(
+            "VALIDATION_ERROR", "Request body is not valid UTF-8", 400, {"field": "body", "reason": str(error)}
+        )
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException):
+        status = error.code or 500
+        code = _HTTP_STATUS_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+        message = _HTTP_MESSAGES.get(status) or (error.description or error.name)
+        headers = {}
+        if status == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return error_response(code, message, status, headers=headers)
+
+    @app.errorhandler(Exception)
+    async def _unhandled(error: Exception):
+        log.exception("unhandled error (request_id=%s)", getattr(g, "request_id", None))
+        return error_response("INTERNAL_ERROR", "Internal server error", 500)
+
+
+class HubRequest(Request):
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:  # "[[[[..." nested too deeply: the client's mistake, not a 500
+            if silent:
+                return None
+            return self.on_json_loading_failed(ValueError("JSON nested too deeply"))
+
+    def on_json_loading_failed(self, error: Exception):
+        raise HubError("VALIDATION_ERROR", "Malformed JSON body", {"field": "body", "reason": str(error)})

@@ -1,0 +1,91 @@
+"""The request pipeline: one explicit list of stages, assembled by `core/app.py`.
+
+A stage may act before the view (`before`, in list order), after it (`after`, in reverse
+order, so the first stage sees the final response last) and when the request is torn down
+(`teardown`, always, even after an error). Checks that need the caller (rate limits by user
+or organization, quotas) are not stages: they are `hub.request_guards`, run by `require`
+right after authentication and the permission check.
+
+    request -> [stage.before ...] -> require: authenticate, permission, guards -> view
+    response <- [stage.after ... reversed] <- view or error handler
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from quart import Quart, current_app, g, request
+from quart_schema import DataSource
+from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
+
+from core.kernel.errors import HubError
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    before: Callable[[], Awaitable[None]] | None = None
+    after: Callable[[Any], Awaitable[Any]] | None = None
+    teardown: Callable[[BaseException | None], Awaitable[None]] | None = None
+
+
+def install(app: Quart, stages: list[Stage]) -> None:
+    """Run `stages` on every HTTP request of `app`."""
+    befores = [stage.before for stage in stages if stage.before is not None]
+    afters = [stage.after for stage in reversed(stages) if stage.after is not None]
+    teardowns = [stage.teardown for stage in stages if stage.teardown is not None]
+
+    @app.before_request
+    async def _before() -> None:
+        for before in befores:
+            await before()
+
+    @app.after_request
+    async def _after(response):
+        for after in afters:
+            response = await after(response)
+        return response
+
+    @app.teardown_request
+    async def _teardown(exception: BaseException | None) -> None:
+        for teardown in teardowns:
+            await teardown(exception)
+
+
+# -- the core's own stages --------------------------------------------------------------------
+
+
+async def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+async def _echo_request_id(response):
+    response.headers["X-Request-ID"] = getattr(g, "request_id", None) or uuid.uuid4().hex
+    return response
+
+
+REQUEST_ID_STAGE = Stage("request_id", before=_assign_request_id, after=_echo_request_id)
+
+
+async def _require_json_body() -> None:
+    """A body sent to a JSON route must say it is JSON (else 415, not a confusing 400)."""
+    if request.method not in ("POST", "PUT", "PATCH") or request.is_json:
+        return
+    # Chunked bodies have no Content-Length, so a declared non-JSON type counts too.
+    if not request.content_length and not request.headers.get("Content-Type"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    expects = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
+    if expects is not None and expects[1] == DataSource.JSON:
+        raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
+
+
+JSON_BODY_STAGE = Stage("json_body", before=_require_json_body)

@@ -1,0 +1,63 @@
+"""The database: one tortoise app label per plugin, migrations shipped by each plugin.
+
+Migrations use tortoise-orm's own migration engine (Django-style, one `migrations`
+package per app label), rather than aerich: it keeps each plugin's migrations inside
+the plugin's package, so third-party plugins ship theirs like any other module.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as run_migrations
+
+from core.kernel.plugins import CORE_PLUGIN
+
+
+log = logging.getLogger("hub.db")
+
+
+def tortoise_config(hub: Any) -> dict[str, Any]:
+    """One tortoise app per plugin that has models (the core's own included), each with the
+    `migrations` package beside its first model module (the core's: core/migrations)."""
+    database_url = hub.settings.effective_database_url
+    apps: dict[str, Any] = {}
+    for plugin_name, result in hub.call("hub_models"):
+        if not result:
+            continue
+        modules = [result] if isinstance(result, str) else list(result)
+        package = "core" if plugin_name == CORE_PLUGIN else modules[0].rsplit(".", 1)[0]
+        apps[plugin_name] = {
+            "models": modules,
+            "migrations": f"{package}.migrations",
+            "default_connection": "default",
+        }
+    if database_url.startswith("sqlite://"):
+        path = database_url.removeprefix("sqlite://")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if database_url.startswith("postgresql://"):
+        database_url = "postgres://" + database_url.removeprefix("postgresql://")
+    return {"connections": {"default": database_url}, "apps": apps, "use_tz": True, "timezone": "UTC"}
+
+
+async def open_database(config: dict[str, Any], migrate: bool) -> None:
+    if migrate:
+        await apply_migrations(config)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def apply_migrations(config: dict[str, Any], progress=None) -> None:
+    await run_migrations(config=config, progress=progress)
+    await connections.close_all()
+
+
+async def close_database() -> None:
+    await connections.close_all(discard=True)
+
+
+async def ping() -> None:
+    await connections.get("default").execute_query("SELECT 1")
