@@ -5,23 +5,46 @@
     hub migrate                                      apply pending database migrations
     hub makemigrations [PLUGIN ...] [--name NAME]    write migrations for changed models
     hub create-admin --email E [--password P]       create an organization and its admin
+                                                     (password: --password, HUB_ADMIN_PASSWORD,
+                                                     or asked for on a terminal)
     hub plugins                                      list plugins and their state
+    hub <plugin> <command> ...                       a plugin's own command (hook hub_commands),
+                                                     e.g. `hub recommender train --org ID`
+
+Exit status: 0 done, 1 failed, 2 a bad command line or bad settings; a failure is one line
+on stderr, `hub: ...`, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import os
 import sys
+from pathlib import Path
+
+BUILTIN_COMMANDS = ("serve", "worker", "migrate", "makemigrations", "create-admin", "plugins")
+
+
+class CommandFailed(Exception):
+    """A command cannot go on; main() prints `hub: <message>` and exits with `status`."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _load():
+    """The Hub with its plugins loaded (no database), and logging set up from its settings."""
     from core.app import load_hub
+    from core.ops.observability.logs import configure_logging
 
-    return load_hub()
+    hub = load_hub()
+    configure_logging(hub.settings)
+    return hub
 
 
 def _db_config(hub):
@@ -30,26 +53,72 @@ def _db_config(hub):
     return tortoise_config(hub)
 
 
+# -- hub serve ------------------------------------------------------------------------------------
+
+
 def cmd_serve(args) -> None:
     from hypercorn.config import Config
     from hypercorn.run import run
 
-    settings = _load().settings  # fail here, clearly, before any worker starts
-    settings.signing_key()  # create the embedded secret once, not racily in each worker
-    if settings.auto_migrate:
-        asyncio.run(_migrate(quiet=True))
-    config = Config()
-    config.application_path = "core.asgi:app"
-    config.bind = [f"{args.host or settings.server.host}:{args.port or settings.server.port}"]
-    config.workers = args.workers or settings.server.workers
-    config.accesslog = "-" if args.access_log else None
-    config.errorlog = "-"
-    os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all workers
+    from core.ops import startup
     from core.ops.observability.metrics import prepare_serve
 
-    prepare_serve(settings, config)  # shared metrics directory and JSON logs for the workers
-    print(f"The Hub is serving on http://{config.bind[0]} with {config.workers} worker(s)", flush=True)
-    sys.exit(run(config))
+    hub = _load()  # fail here, clearly, before any worker starts
+    settings = hub.settings
+    host, port = args.host or settings.server.host, args.port or settings.server.port
+    config = Config()
+    config.application_path = "core.asgi:app"
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    workers = args.workers or settings.server.workers_for(settings.redis_url)
+    # A single worker is this process itself (hypercorn's workers = 0): a spawned one would
+    # import the whole Hub a second time, as long again as everything else start-up does.
+    config.workers = workers if workers > 1 else 0
+    config.backlog = settings.server.backlog
+    config.accesslog = "-" if args.access_log else None
+    config.errorlog = "-"
+    _check_bind(config, host, port)
+    key_generated = settings.secret_key is None and not (Path(settings.data_dir) / "secret_key").exists()
+    settings.signing_key()  # create the embedded secret once, not racily in each worker
+    migrations = asyncio.run(_migrate(hub, quiet=True)) if settings.auto_migrate else None
+    url = _url_to_open(host, port)
+    os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all workers
+    os.environ[startup.FACTS_VARIABLE] = startup.facts_for_workers(url, workers, migrations, key_generated)
+    prepare_serve(settings, config)  # shared metrics directory and the workers' logging
+    print(f"The Hub is serving on {url} with {workers} worker(s)", flush=True)
+    try:
+        status = run(config)
+    except OSError as error:  # the port was taken between the check and hypercorn's own bind
+        raise CommandFailed(f"cannot start: {_bind_problem(error, host, port)}") from None
+    sys.exit(status)
+
+
+def _check_bind(config, host: str, port: int) -> None:
+    """Bind once before anything is announced: a port in use is one line, not a traceback after
+    a "serving" line. hypercorn binds again, for its workers, right after."""
+    try:
+        sockets = config.create_sockets()
+    except OSError as error:
+        raise CommandFailed(f"cannot start: {_bind_problem(error, host, port)}") from None
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
+        sock.close()
+
+
+def _bind_problem(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use (stop the other server, or use --port)"
+    if error.errno == errno.EACCES:
+        return f"no permission to listen on port {port} on {host}"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+def _url_to_open(host: str, port: int) -> str:
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # listening everywhere: here too
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+# -- hub worker -----------------------------------------------------------------------------------
 
 
 def cmd_worker(args) -> None:
@@ -60,16 +129,20 @@ def cmd_worker(args) -> None:
 
     if args.child:
         from core.app import create_app
+        from core.ops.observability.logs import configure_logging
 
-        sys.exit(worker.run_worker_process(create_app(), args.threads))
-    settings = _load().settings
+        app = create_app()
+        configure_logging(app.extensions["hub"].settings)
+        sys.exit(worker.run_worker_process(app, args.threads))
+    hub = _load()
+    settings = hub.settings
     if not settings.redis_url:
         raise SettingsError(
             "hub worker needs redis_url (HUB_REDIS_URL); without Redis, `hub serve` runs jobs in process"
         )
     settings.signing_key()  # create the embedded secret once, not racily in each process
     if settings.auto_migrate:
-        asyncio.run(_migrate(quiet=True))
+        asyncio.run(_migrate(hub, quiet=True))
     os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all processes
     processes = args.processes or settings.jobs.worker_processes
     threads = args.threads or settings.jobs.worker_threads
@@ -77,20 +150,28 @@ def cmd_worker(args) -> None:
     sys.exit(worker.supervise(processes, command, settings.jobs.shutdown_grace_seconds))
 
 
-async def _migrate(quiet: bool = False) -> None:
+# -- hub migrate / makemigrations -----------------------------------------------------------------
+
+
+async def _migrate(hub, quiet: bool = False) -> int:
+    """Apply pending migrations; how many were applied."""
     from core.kernel.db import apply_migrations
 
-    hub = _load()
+    applied = 0
 
     def progress(event: str, app_label: str, name: str) -> None:
-        if event == "apply_done" and not quiet:
-            print(f"  applied {app_label}.{name}")
+        nonlocal applied
+        if event == "apply_done":
+            applied += 1
+            if not quiet:
+                print(f"  applied {app_label}.{name}")
 
     await apply_migrations(_db_config(hub), progress=progress)
+    return applied
 
 
 def cmd_migrate(args) -> None:
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(_load()))
     print("Database is up to date.")
 
 
@@ -104,8 +185,19 @@ def cmd_makemigrations(args) -> None:
     asyncio.run(tortoise_cli.makemigrations(context, tuple(args.apps), False, args.name))
 
 
+# -- hub create-admin -----------------------------------------------------------------------------
+
+
 def cmd_create_admin(args) -> None:
-    password = args.password or os.environ.get("HUB_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    password = args.password or os.environ.get("HUB_ADMIN_PASSWORD")
+    if not password:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise CommandFailed("create-admin needs a password: --password, or HUB_ADMIN_PASSWORD, or run it "
+                                "on a terminal to be asked", 2)
+        try:
+            password = getpass.getpass("Password: ")
+        except (EOFError, KeyboardInterrupt):
+            raise CommandFailed("create-admin: no password given", 2) from None
     asyncio.run(_create_admin(args.email, password, args.organization, args.first_name, args.last_name))
 
 
@@ -120,17 +212,20 @@ async def _create_admin(email, password, organization, first_name, last_name) ->
         data = RegisterRequest(email=email, password=password, first_name=first_name, last_name=last_name,
                                organization_name=organization)
     except ValidationError as error:
-        raise SystemExit(f"error: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}")
+        raise CommandFailed(f"create-admin: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}", 2) from None
     hub = _load()
     await open_database(_db_config(hub), migrate=True)
     try:
         hub.signing_key = hub.settings.signing_key()
         user = await accounts.register(hub, **data.model_dump())
     except Exception as error:  # HubError carries a readable message
-        raise SystemExit(f"error: {getattr(error, 'message', error)}")
+        raise CommandFailed(f"create-admin: {getattr(error, 'message', error)}") from None
     finally:
         await close_database()
     print(f"Created admin {user.email} in organization {user.org_id}")
+
+
+# -- hub plugins ----------------------------------------------------------------------------------
 
 
 def cmd_plugins(args) -> None:
@@ -140,20 +235,90 @@ def cmd_plugins(args) -> None:
         print(f"{info.name:<20} {info.version:<10} {info.source:<12} {info.mount or '/':<12} {', '.join(info.hooks)}")
 
 
+# -- hub <plugin> <command> -----------------------------------------------------------------------
+
+
+def plugin_commands() -> dict[str, dict[str, dict]]:
+    """The commands plugins register (hub_commands), by plugin: loads the plugins, not the database."""
+    from core.kernel.contributions import command_registrar
+    from core.kernel.plugins import PluginError
+
+    hub = _load()
+    hub.collect("hub_commands", command_registrar(hub))
+    for plugin in hub.commands:
+        if plugin in BUILTIN_COMMANDS:
+            raise PluginError(f"plugin {plugin!r} cannot have commands: `hub {plugin}` is a built-in command")
+    return hub.commands
+
+
+def cmd_plugin_command(args) -> None:
+    sys.exit(asyncio.run(_run_plugin_command(args.plugin, args.plugin_command, args)))
+
+
+async def _run_plugin_command(plugin: str, name: str, args) -> int | None:
+    """Run a plugin's command with the Hub started as `hub serve` starts it (database open,
+    migrations applied when auto_migrate is on, hub_startup run) but no HTTP server; the
+    handler's return value is the exit status."""
+    import inspect
+
+    from core.app import create_app
+    from core.kernel.errors import HubError
+
+    app = create_app()
+    hub = app.extensions["hub"]
+    handler = hub.commands[plugin][name]["handler"]
+    await app.startup()
+    try:
+        async with app.app_context():
+            result = handler(args, hub)
+            if inspect.isawaitable(result):
+                result = await result
+    except HubError as error:  # e.g. a service's validation error: its message is for people
+        field, reason = error.details.get("field"), error.details.get("reason")
+        print(f"hub {plugin} {name}: {error.message}" + (f" ({field}: {reason})" if field and reason else ""),
+              file=sys.stderr)
+        return 1
+    finally:
+        await app.shutdown()
+    return result
+
+
+def _add_plugin_commands(commands, registered: dict[str, dict[str, dict]]) -> None:
+    for plugin, by_name in sorted(registered.items()):
+        group = commands.add_parser(plugin, help=f"{plugin} plugin: {', '.join(sorted(by_name))}",
+                                    description=f"Commands of the {plugin} plugin.")
+        names = group.add_subparsers(dest="plugin_command", required=True, metavar="command")
+        for name, command in sorted(by_name.items()):
+            parser = names.add_parser(name, help=command["help"], description=command["help"])
+            for flags, options in command["arguments"]:
+                parser.add_argument(*flags, **options)
+            parser.set_defaults(func=cmd_plugin_command, plugin=plugin)
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+class HubArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {value!r})")
     return int(value)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="hub", description="The Hub: one server, many plugins.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The built-in commands; plugin commands too unless a built-in command is asked for (so
+    that those, and `hub` alone, never load the plugins)."""
+    parser = HubArgumentParser(prog="hub", description="The Hub: one server, many plugins.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
+    serve.add_argument("--workers", type=_positive)
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(func=cmd_serve)
 
@@ -172,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
 
     admin = commands.add_parser("create-admin", help="create an organization and its first admin")
     admin.add_argument("--email", required=True)
-    admin.add_argument("--password", help="or HUB_ADMIN_PASSWORD, or asked for")
+    admin.add_argument("--password", help="or HUB_ADMIN_PASSWORD, or asked for on a terminal")
     admin.add_argument("--organization", default=None)
     admin.add_argument("--first-name", default="Admin")
     admin.add_argument("--last-name", default="User")
@@ -180,16 +345,31 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("plugins", help="list plugins").set_defaults(func=cmd_plugins)
 
-    args = parser.parse_args(argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        try:
+            _add_plugin_commands(commands, plugin_commands())
+        except Exception as error:  # bad settings must not hide the help; they are named instead
+            parser.epilog = f"Plugin commands are not listed: {error}"
+    elif argv and argv[0] not in BUILTIN_COMMANDS:
+        _add_plugin_commands(commands, plugin_commands())
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=os.environ.get("HUB_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from core.kernel.plugins import PluginError
     from core.kernel.settings import SettingsError
 
     try:
+        args = build_parser(argv).parse_args(argv)
         args.func(args)
     except (SettingsError, PluginError) as error:
         print(f"hub: cannot start: {error}", file=sys.stderr)
         sys.exit(2)
+    except CommandFailed as error:
+        print(f"hub: {error}", file=sys.stderr)
+        sys.exit(error.status)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,17 @@ Routes        require(permission), public, current_principal(), current_org_id()
 Errors        HubError, not_found(what), validation_error(field, reason), conflict(message),
               pydantic_details(error)
 Schemas       CamelModel, SnakeModel (unknown fields refused), Timestamp, iso(), utcnow()
-Lists         paginate(style), Page (`await page.fetch(query, "-created_at")`, `page.respond(...)`)
+Lists         paginate(style), Page (`await page.fetch(query, "-created_at")`, `page.listing(...)`),
+              OffsetQuery, SkipQuery, PageNumberQuery, Pagination, CamelPagination
+Query strings validate_query(model) (the view gets `query_args`), Query, Blankable, CommaSeparated
+API docs      document_errors(409, ...) (the OpenAPI document infers 400/401/403/404/429)
 Tables        TenantModel (org_id, `for_org`, `get_for_org`), TimestampedModel
 Events        emit(org_id, type, data), Event, EventPayload
 Jobs          enqueue(org_id, type, payload), JobContext, JobFailed, JobCancelled
 Functions     call_function, available_functions, openai_tool, FunctionContext, HubFunction
 Usage         record_usage, check_quota, consume_quota (metered units and monthly quotas),
-              record_cache (cache hit/miss metrics)
+              record_cache (cache hit/miss metrics), tenant_label (an organization as a
+              metric label: a keyed hash, never the id)
 Sockets       serve_topic(match, types=...) for a plugin's own WebSocket topic
 Workflows     NodeContext (what a `hub_workflow_nodes` run function receives)
 Settings      CommaList (a list setting that an environment variable may give as "a,b")
@@ -33,7 +37,17 @@ from core.events.bus import Event, emit
 from core.events.catalogue import EventPayload
 from core.events.websocket.sockets import serve_topic
 from core.http.auth import current_org_id, current_principal, public, require
-from core.http.pagination import Page, paginate
+from core.http.openapi import document_errors
+from core.http.pagination import (
+    CamelPagination,
+    OffsetQuery,
+    Page,
+    PageNumberQuery,
+    Pagination,
+    SkipQuery,
+    paginate,
+)
+from core.http.query import Blankable, CommaSeparated, Query, validate_query
 from core.http.schemas import CamelModel, SnakeModel, Timestamp
 from core.jobs.api import JobCancelled, JobContext, JobFailed, enqueue
 from core.kernel.contributions import NodeContext
@@ -44,7 +58,7 @@ from core.kernel.models import TenantModel, TimestampedModel
 from core.kernel.settings import CommaList
 from core.kernel.times import iso, utcnow
 from core.ops.metering import check_quota, consume_quota, record_usage
-from core.ops.observability.metrics import record_cache
+from core.ops.observability.metrics import record_cache, tenant_label
 from core.tenancy.functions import FunctionContext, HubFunction, available_functions, call_function, openai_tool
 from core.tenancy.principals import Principal
 
@@ -54,5 +68,8 @@ __all__ = [
     "Timestamp", "TimestampedModel", "available_functions", "call_function", "check_quota", "conflict",
     "consume_quota", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
     "not_found", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
-    "record_usage", "require", "serve_topic", "utcnow", "validation_error",
+    "record_usage", "require", "serve_topic", "tenant_label", "utcnow", "validation_error",
+    # lists, query strings and API docs
+    "Blankable", "CamelPagination", "CommaSeparated", "OffsetQuery", "PageNumberQuery", "Pagination", "Query",
+    "SkipQuery", "document_errors", "validate_query",
 ]

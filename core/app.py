@@ -16,7 +16,8 @@ from quart import Quart
 from core.events import webhooks
 from core.events.bus import EventBus
 from core.events.websocket import gateway as websocket_gateway
-from core.http import openapi, pipeline, versioning
+from core.http import cors, openapi, pipeline, versioning
+from core.http.application import HubApp
 from core.http.auth import ACCESS_ATTRIBUTE
 from core.http.errors import HubRequest, install_error_handlers
 from core.jobs import runtime as jobs
@@ -26,7 +27,8 @@ from core import builtin
 from core.kernel.contributions import command_registrar, health_check_registrar, workflow_node_registrar
 from core.kernel.plugins import CORE_PLUGIN, HUB_VERSION, PluginError
 from core.kernel.settings import Settings, load_settings
-from core.ops import key_usage, metering, observability, ratelimit
+from core.ops import key_usage, metering, observability, ratelimit, startup
+from core.tenancy import context as tenant_context
 from core.tenancy.context import TenantDirectory
 from core.tenancy.functions import registrar as function_registrar
 
@@ -36,17 +38,19 @@ log = logging.getLogger("hub")
 def load_hub(settings: Settings | None = None, plugins: Iterable[Any] | None = None) -> Hub:
     """The Hub with its plugins found, registered, checked and configured (nothing runs yet):
     the core's own hooks (core/builtin) plus the discovered plugins, or the `plugins` given."""
-    return Hub.load(settings or load_settings(), builtin, plugins)
+    hub = Hub.load(settings or load_settings(), builtin, plugins)
+    hub.tenants = TenantDirectory(hub)
+    return hub
 
 
 def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None = None) -> Quart:
     hub = load_hub(settings, plugins)
     settings = hub.settings
-    app = Quart("hub")
+    app = HubApp("hub")
+    app.request_timeout = settings.http.request_timeout_seconds or None
     app.request_class = HubRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.http.max_body_bytes
     hub.signing_key = settings.signing_key()
-    hub.tenants = TenantDirectory()
     hub.bus = EventBus(hub)
     hub.extensions["db_config"] = tortoise_config(hub)
     app.extensions["hub"] = hub
@@ -57,21 +61,26 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     # The request pipeline, in order (see core/http/pipeline.py). Each runtime also starts and
     # stops its own services with the server.
     stages = [
+        pipeline.UNREAD_BODY_STAGE,
         pipeline.REQUEST_ID_STAGE,
         key_usage.install(app, hub),
         observability.install(app, hub),
+        pipeline.URL_STAGE,
         pipeline.JSON_BODY_STAGE,
         versioning.install(app, hub),
         ratelimit.install(app, hub),
         metering.install(app, hub),
     ]
     pipeline.install(app, [stage for stage in stages if stage is not None])
+    tenant_context.install(app, hub)
     jobs.install(app, hub)
     websocket_gateway.install(app, hub)
     webhooks.install(app, hub)
     _mount_routes(app, hub)
     _check_routes(app, hub)
+    cors.install(app, hub)
     _install_lifecycle(app, hub)
+    startup.install(app, hub)  # the summary of `hub serve`, once the lifecycle has started
     return app
 
 

@@ -1,77 +1,29 @@
-"""Shared fixtures. The suite runs on the embedded defaults (SQLite in a temp dir), or
-against PostgreSQL and Redis when HUB_TEST_DATABASE_URL / HUB_TEST_REDIS_URL are set.
-
-One Hub app is started per test session (tortoise keeps process-wide state); each test
-isolates itself by registering its own organizations with unique emails.
-"""
+"""The suite's configuration on top of the Hub's test kit (core/testing.py, loaded as a pytest
+plugin through its `pytest11` entry point): the settings this suite needs, and the short names
+its tests use for the kit's fixtures."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-for name in list(os.environ):  # the machine's HUB_* settings must not leak into tests
-    if name.startswith("HUB_") and not name.startswith("HUB_TEST_"):
-        del os.environ[name]
-
-from tests.helpers import DATABASE_URL, Account, make_settings, register_and_login, reset_postgres  # noqa: E402
+from tests.helpers import SUITE_SETTINGS
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory):
-    return make_settings(tmp_path_factory.mktemp("hub"))
+def hub_settings_overrides():
+    return SUITE_SETTINGS
 
 
 @pytest.fixture(scope="session")
-async def app(settings):
-    from core.app import create_app
-
-    if DATABASE_URL:
-        await reset_postgres(DATABASE_URL)
-    application = create_app(settings)
-    async with application.test_app():
-        yield application
+def settings(hub_settings):
+    return hub_settings
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
+@pytest.fixture(scope="session")
+def app(hub_app):
+    return hub_app
 
 
 @pytest.fixture
-def hub(app):
-    return app.extensions["hub"]
-
-
-@pytest.fixture
-async def admin(client) -> Account:
-    return await register_and_login(client)
-
-
-@pytest.fixture
-async def other_admin(client) -> Account:
-    """The admin of a second, unrelated organization."""
-    return await register_and_login(client, organization_name="Globex")
-
-
-@pytest.fixture
-def event_types(hub):
-    """Register event types for one test (open payloads): `event_types("thing.updated", ...)`."""
-    from pydantic import BaseModel, ConfigDict
-
-    from core.events.catalogue import EventType
-
-    class Anything(BaseModel):
-        model_config = ConfigDict(extra="allow")
-
-    added = []
-
-    def register(*names: str, permission: str | None = None) -> None:
-        for name in names:
-            hub.bus.catalogue.add(EventType(name, Anything, f"test event {name}", "tests", permission))
-            added.append(name)
-
-    yield register
-    for name in added:
-        hub.bus.catalogue.types.pop(name, None)
+def client(hub_client):
+    return hub_client

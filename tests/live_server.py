@@ -20,6 +20,8 @@ from typing import Iterator
 
 import httpx
 
+from core.testing import FAST_PASSWORD_HASHING
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +57,7 @@ def hub_environment(data_dir: Path, env: dict[str, str] | None = None) -> dict[s
         HUB_DATABASE_URL=f"sqlite://{data_dir / 'hub.sqlite3'}",
         HUB_SECRET_KEY="live-hub-secret-" + "x" * 40,
         HUB_LOG_LEVEL="WARNING",
+        **{f"HUB_AUTH__{name.upper()}": str(value) for name, value in FAST_PASSWORD_HASHING.items()},
     )
     result.update(env or {})
     return result

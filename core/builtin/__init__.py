@@ -1,4 +1,7 @@
-"""The core's own contributions, made through the same hooks as any plugin."""
+"""The core: accounts and sessions, the organization and its members, API keys, plugins per
+organization, health, signed webhooks, background jobs, usage and quotas, the event catalogue
+and live events over WebSocket. (Its hooks below are made through the same hooks as any
+plugin's.)"""
 
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ def hub_models():
 
 @hookimpl
 def hub_routes():
-    from core.builtin.routes import auth, health, jobs, keys, plugins, tenant, usage, webhooks, ws
+    from core.builtin.routes import auth, events, health, jobs, keys, plugins, tenant, usage, webhooks, ws
 
-    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp, webhooks.bp, jobs.bp, usage.bp, ws.bp]
+    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp, webhooks.bp, jobs.bp, usage.bp, ws.bp, events.bp]
 
 
 @hookimpl

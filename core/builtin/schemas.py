@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from core.http.pagination import Pagination
+
 
 class StrictModel(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
@@ -20,13 +22,14 @@ Role = Literal["admin", "developer", "member", "viewer"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 LongName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Field(min_length=8, max_length=256)
+Email = Annotated[EmailStr, Field(max_length=254)]  # the column's length (and email-validator's limit)
 
 
 # -- auth ------------------------------------------------------------------------------------
 
 
 class RegisterRequest(StrictModel):
-    email: EmailStr
+    email: Email
     password: str = Password
     first_name: Name
     last_name: Name
@@ -34,7 +37,7 @@ class RegisterRequest(StrictModel):
 
 
 class LoginRequest(StrictModel):
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -109,7 +112,9 @@ class TenantResponse(BaseModel):
 
 class TenantUpdate(StrictModel):
     name: LongName | None = None
-    settings: dict | None = None
+    # the organization's own settings, replaced whole; bounded by the request body's size alone
+    settings: dict | None = Field(default=None, json_schema_extra={
+        "x-bounded-by": "the request body's size ([http] max_body_bytes); stored as one JSON document"})
 
 
 class MemberResponse(BaseModel):
@@ -128,10 +133,11 @@ class MemberResponse(BaseModel):
 class MemberList(BaseModel):
     members: list[MemberResponse]
     total: int
+    pagination: Pagination
 
 
 class MemberCreate(StrictModel):
-    email: EmailStr
+    email: Email
     first_name: Name
     last_name: Name
     role: Role = "viewer"
@@ -144,18 +150,18 @@ class MemberUpdate(StrictModel):
 
 # -- API keys ----------------------------------------------------------------------------------
 
-Scope = Field(min_length=1, max_length=100)
+Scope = Annotated[str, Field(min_length=1, max_length=100)]  # a level, a permission or "plugin.*"
 
 
 class KeyCreate(StrictModel):
     name: Name
-    scopes: list[str] = Field(default_factory=lambda: ["read"], min_length=1, max_length=50)
+    scopes: list[Scope] = Field(default_factory=lambda: ["read"], min_length=1, max_length=50)
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class KeyUpdate(StrictModel):
     name: Name | None = None
-    scopes: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    scopes: list[Scope] | None = Field(default=None, min_length=1, max_length=50)
     is_active: bool | None = None
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
@@ -191,7 +197,7 @@ class ApiKeyCreate(StrictModel):
     """Seed 003's form: `permissions` are the key's scopes."""
 
     name: Name
-    permissions: list[str] = Field(default_factory=lambda: ["read"], min_length=1, max_length=50)
+    permissions: list[Scope] = Field(default_factory=lambda: ["read"], min_length=1, max_length=50)
 
 
 class ApiKeySummary(BaseModel):
@@ -231,6 +237,7 @@ class PluginResponse(BaseModel):
 class PluginList(BaseModel):
     plugins: list[PluginResponse]
     total: int
+    pagination: Pagination
 
 
 class PluginUpdate(StrictModel):

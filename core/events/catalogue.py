@@ -18,7 +18,6 @@ seed fixes differently (`metrics.update`, `agent.status` in seed 004) are regist
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import re
 from dataclasses import dataclass
@@ -127,12 +126,7 @@ class EventCatalogue:
         log.error("%s", problem)
         return event_type
 
-    def visible(self, enabled: Iterable[str] | None = None) -> list[EventType]:
-        """Types of the given plugins (all when None), by name."""
-        chosen = None if enabled is None else set(enabled)
-        return [t for _, t in sorted(self.types.items()) if chosen is None or t.plugin in chosen]
-
-    def matching(self, patterns: Iterable[str]) -> list[EventType]:
-        patterns = list(patterns)
-        return [t for _, t in sorted(self.types.items())
-                if any(p == "*" or fnmatch.fnmatchcase(t.name, p) for p in patterns)]
+    def visible(self, exclude: Iterable[str] = ()) -> list[EventType]:
+        """The types, by name, but those of the plugins in `exclude` (switched off)."""
+        hidden = set(exclude)
+        return [t for _, t in sorted(self.types.items()) if t.plugin not in hidden]

@@ -103,14 +103,42 @@ def install_error_handlers(app: Quart) -> None:
         return error_response("INTERNAL_ERROR", "Internal server error", 500)
 
 
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where the first NUL character hides in JSON data (a key or a string), else None."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = nul_path(item, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
 class HubRequest(Request):
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         try:
-            return await super().get_json(force=force, silent=silent, cache=cache)
+            data = await super().get_json(force=force, silent=silent, cache=cache)
         except RecursionError:  # "[[[[..." nested too deeply: the client's mistake, not a 500
             if silent:
                 return None
             return self.on_json_loading_failed(ValueError("JSON nested too deeply"))
+        # NUL can only arrive escaped (\u0000): PostgreSQL text cannot store it, SQLite would,
+        # so it is refused everywhere rather than accepted on one database and a 500 on the other.
+        if data is not None and b"\\u0000" in await self.get_data(cache=True):
+            where = nul_path(data)
+            if where is not None:
+                raise HubError("VALIDATION_ERROR", "Invalid input data",
+                               {"field": where, "reason": "must not contain NUL (\\u0000) characters"})
+        return data
 
     def on_json_loading_failed(self, error: Exception):
         raise HubError("VALIDATION_ERROR", "Malformed JSON body", {"field": "body", "reason": str(error)})

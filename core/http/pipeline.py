@@ -12,6 +12,7 @@ right after authentication and the permission check.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -25,6 +26,11 @@ from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 from core.kernel.errors import HubError
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# An error answered before the body was read (415, 401, 404, 413, 429, ...) leaves the rest of the
+# body on the connection, and HTTP/1.1 cannot take the next request until it is gone: a body up
+# to this size is read and dropped; a larger one (or a chunked one) gets `Connection: close`.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,3 +95,33 @@ async def _require_json_body() -> None:
 
 
 JSON_BODY_STAGE = Stage("json_body", before=_require_json_body)
+
+
+async def _finish_the_body(response):
+    """Keep the connection usable for the client's next request (see DRAIN_BYTES)."""
+    length = request.content_length
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not length and not chunked:
+        return response
+    if response.status_code < 400 or (length is not None and length <= DRAIN_BYTES):
+        try:
+            await asyncio.wait_for(request.get_data(cache=True), DRAIN_SECONDS)
+            return response
+        except Exception:  # too slow, too large, cut off: give up on this connection
+            pass
+    response.headers["Connection"] = "close"
+    return response
+
+
+UNREAD_BODY_STAGE = Stage("unread_body", after=_finish_the_body)
+
+
+async def _refuse_nul_in_url() -> None:
+    """NUL (%00) in the path or the query string: PostgreSQL cannot compare or store it."""
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                     for key, values in request.args.lists() for value in values):
+        raise HubError("VALIDATION_ERROR", "Invalid input data",
+                       {"field": "url", "reason": "must not contain NUL (%00) characters"})
+
+
+URL_STAGE = Stage("url", before=_refuse_nul_in_url)

@@ -42,6 +42,13 @@ class JobType:
     plugin: str
     max_attempts: int = 3
     timeout_seconds: float | None = None
+    # Jobs of this type one organization may have running at once (None: no limit); a plan may
+    # change it with the limit "concurrent_jobs.<type>" (hub_plan_limits or [quotas.plans]).
+    concurrency_per_org: int | None = None
+
+    @property
+    def concurrency_limit_name(self) -> str:
+        return f"concurrent_jobs.{self.name}"
 
 
 class JobContext:

@@ -70,6 +70,7 @@ from typing import Any, Awaitable, Callable
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
 from core.jobs.api import (
     _ACTIVE,
@@ -82,6 +83,7 @@ from core.jobs.api import (
 )
 from core.jobs.models import Job
 from core.kernel.times import iso, utcnow
+from core.tenancy.models import Organization
 
 log = logging.getLogger("hub.jobs")
 
@@ -143,6 +145,7 @@ class JobRuntime:
             func: Callable[..., Awaitable[Any]],
             max_attempts: int = 3,
             timeout_seconds: float | None = None,
+            concurrency_per_org: int | None = None,
         ) -> None:
             if not isinstance(name, str) or not JOB_TYPE_NAME.match(name):
                 raise ValueError(f"job type name {name!r} must match {JOB_TYPE_NAME.pattern}")
@@ -154,7 +157,10 @@ class JobRuntime:
                 raise ValueError(f"job type {name!r}: max_attempts must be an integer from 1 to {MAX_ATTEMPTS}")
             if timeout_seconds is not None and not (isinstance(timeout_seconds, (int, float)) and timeout_seconds > 0):
                 raise ValueError(f"job type {name!r}: timeout_seconds must be a positive number or None")
-            self.types[name] = JobType(name, func, plugin, max_attempts, timeout_seconds)
+            if concurrency_per_org is not None and (isinstance(concurrency_per_org, bool) or not isinstance(
+                    concurrency_per_org, int) or concurrency_per_org < 1):
+                raise ValueError(f"job type {name!r}: concurrency_per_org must be a positive integer or None")
+            self.types[name] = JobType(name, func, plugin, max_attempts, timeout_seconds, concurrency_per_org)
 
         return register
 
@@ -353,10 +359,16 @@ class JobRuntime:
                 log.error("jobs: job %s: %s", job.id, error)
                 await self._emit(await Job.get(id=job.id), "job.failed", error=error)
             return
-        claimed = await Job.filter(id=job.id, status="pending", cancel_requested=False).update(
-            status="running", worker=self.worker_id, attempts=F("attempts") + 1, progress=0,
-            started_at=now, heartbeat_at=now, updated_at=now,
-        )
+        claim = dict(status="running", worker=self.worker_id, attempts=F("attempts") + 1, progress=0,
+                     started_at=now, heartbeat_at=now, updated_at=now)
+        limit = await self.concurrency_limit(job.org_id, kind)
+        if limit is None:
+            claimed = await Job.filter(id=job.id, status="pending", cancel_requested=False).update(**claim)
+        else:
+            claimed = await self._claim_within(job, limit, claim)
+            if claimed is None:  # the organization runs as many of these as it may: try again later
+                await self.send(job.id, delay_seconds=self.settings.heartbeat_seconds)
+                return
         if not claimed:
             return  # another worker was faster
         job.status, job.worker, job.attempts, job.progress = "running", self.worker_id, job.attempts + 1, 0
@@ -375,6 +387,28 @@ class JobRuntime:
             await self._finish(job, ctx, *outcome)
         finally:
             self.running.pop(ctx.job_id, None)
+
+    async def concurrency_limit(self, org_id: Any, kind: JobType) -> int | None:
+        """How many jobs of this type the organization may run at once: its plan's
+        `concurrent_jobs.<type>` limit, else what the type registered."""
+        metering = self.hub.extensions.get("metering")  # the ops layer, found through the Hub
+        if metering is not None:
+            limits = await metering.limits_for(org_id)
+            if kind.concurrency_limit_name in limits:
+                return limits[kind.concurrency_limit_name]
+        return kind.concurrency_per_org
+
+    async def _claim_within(self, job: Job, limit: int, claim: dict[str, Any]) -> int | None:
+        """Claim the job unless `limit` jobs of its type already run for its organization (None).
+        The organization's row is locked meanwhile (PostgreSQL), so two workers cannot both take
+        the last slot; SQLite writes one transaction at a time anyway."""
+        async with in_transaction() as connection:
+            await Organization.filter(id=job.org_id).using_db(connection).select_for_update().first()
+            running = await Job.filter(org_id=job.org_id, type=job.type, status="running").using_db(connection).count()
+            if running >= limit:
+                return None
+            return await Job.filter(id=job.id, status="pending", cancel_requested=False).using_db(
+                connection).update(**claim)
 
     async def _call(self, job: Job, kind: JobType, ctx: JobContext) -> tuple[str, Any, BaseException | None]:
         """Run the function: ("ok", result, None) | ("cancelled", None, None) |

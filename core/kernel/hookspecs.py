@@ -112,8 +112,11 @@ def hub_workflow_nodes(register: Callable[..., None], hub: Hub) -> None:
 
 @hookspec
 def hub_jobs(register: Callable[..., None], hub: Hub) -> None:
-    """Declare job types: `register(name, func, max_attempts=3, timeout_seconds=None)` where
-    `func` is `async def func(ctx: core.JobContext, payload: dict) -> dict | None`.
+    """Declare job types: `register(name, func, max_attempts=3, timeout_seconds=None,
+    concurrency_per_org=None)` where `func` is `async def func(ctx: core.JobContext, payload:
+    dict) -> dict | None`. `concurrency_per_org` bounds how many of these one organization runs
+    at once (the others wait, pending); a plan changes it with the limit
+    `concurrent_jobs.<name>` (`hub_plan_limits`, `[quotas.plans]`).
 
     Jobs are enqueued with `core.enqueue(org_id, name, payload)`; each is a database row
     first, runs on a dramatiq worker, reports progress with `await ctx.progress(pct)`.
@@ -124,8 +127,8 @@ def hub_jobs(register: Callable[..., None], hub: Hub) -> None:
 def hub_health_checks(register: Callable[..., None], hub: Hub) -> None:
     """Declare named checks for `/health`: `register(name, async_check)`.
 
-    A check returns "healthy", "degraded" or "unhealthy" (or raises, which counts as
-    unhealthy).
+    A check returns "healthy", "degraded" or "unhealthy", or raises: that counts as unhealthy,
+    and its message is the reason `hub serve`'s start-up summary shows for the plugin.
     """
 
 
@@ -135,7 +138,8 @@ def hub_commands(register: Callable[..., None], hub: Hub) -> None:
     `register(name, handler, help, arguments=())` where each argument is
     `(flags, options)` for argparse (`(("--epochs",), {"type": int, "default": 3})`) and
     `handler(args, hub)` may be async. It runs with the database open and the Hub started
-    (no HTTP server); its return value is the exit status (None: 0).
+    (no HTTP server); its return value is the exit status (None: 0). A HubError it raises is
+    printed as one line, exit status 1.
     """
 
 

@@ -85,9 +85,6 @@ class Hub:
         """Plugins an admin switched off for this organization."""
         return await self.tenants.disabled_plugins(org_id)
 
-    def forget_plugin_states(self, org_id: Any) -> None:
-        self.tenants.forget(org_id)
-
     async def emit(self, org_id: Any, event_type: str, data: dict[str, Any]) -> Any:
         """Announce an event of organization `org_id` (see core/events/bus.py)."""
         return await self.bus.emit(org_id, event_type, data)

@@ -36,6 +36,7 @@ from pydantic_settings import (
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "hub.toml"
 PLUGIN_CORE_KEYS = ("enabled", "mount", "requires")
+MAX_AUTO_WORKERS = 8
 
 
 class SettingsError(Exception):
@@ -111,7 +112,17 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=1, le=64)
+    # Unset: one per CPU (at most MAX_AUTO_WORKERS) when redis_url is set; one without Redis,
+    # where WebSocket fan-out, rate limits and in-process jobs live in one process's memory.
+    workers: int | None = Field(None, ge=1, le=64)
+    # Connections the kernel queues before accepting: past it, new connections are refused at
+    # once instead of waiting seconds in line behind a busy server.
+    backlog: int = Field(128, ge=1, le=65535)
+
+    def workers_for(self, redis_url: str | None) -> int:
+        if self.workers is not None:
+            return self.workers
+        return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS)) if redis_url else 1
 
 
 class AuthSettings(_Section):
@@ -119,12 +130,37 @@ class AuthSettings(_Section):
     refresh_token_days: int = Field(7, ge=1, le=365)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     api_key_prefix: str = Field("hub_", pattern=r"^[A-Za-z][A-Za-z0-9]{0,15}_$")
+    # Per email and client address: past this many failures in a row, each further one doubles
+    # the wait (up to login_max_lockout_seconds).
     login_max_failures: int = Field(5, ge=1, le=100)
     login_max_lockout_seconds: int = Field(900, ge=1, le=86400)
+    # Per email over all addresses: this many failures within login_failure_window_seconds lock
+    # the email for the rest of the window, except from addresses it logged in from before
+    # (within login_known_client_days).
+    login_max_failures_per_email: int = Field(50, ge=1, le=100_000)
+    login_failure_window_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    login_known_client_days: int = Field(90, ge=0, le=3650)
+    # argon2id's cost (argon2-cffi's RFC 9106 low-memory profile: 3 passes over 64 MiB, 4 lanes).
+    # Lower it only for tests (the test kit does, as Django's test runner uses a fast hasher).
+    password_time_cost: int = Field(3, ge=1, le=20)
+    password_memory_kib: int = Field(65_536, ge=64, le=4_194_304)
+    password_parallelism: int = Field(4, ge=1, le=64)
+
+
+def _origins(entries: list[str]) -> list[str]:
+    for entry in entries:
+        if entry != "*" and not re.fullmatch(r"https?://[^/\s]+", entry):
+            raise ValueError(f"{entry!r} is not an origin: scheme://host[:port] without a path, or *")
+    return entries
 
 
 class HttpSettings(_Section):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # A view taking longer answers 504 REQUEST_TIMEOUT (0: no bound); streamed bodies are not bounded.
+    request_timeout_seconds: float = Field(60.0, ge=0, le=3600)
+    # Browser apps on these origins may call the API (CORS, core/http/cors.py); empty: CORS off.
+    # ["https://app.example.com", "http://localhost:3000"], or ["*"] for any origin.
+    cors_origins: Annotated[CommaList, AfterValidator(_origins)] = []
 
 
 class PaginationSettings(_Section):
@@ -187,7 +223,6 @@ class RateLimitSettings(_Section):
     redis_timeout_seconds: float = Field(0.5, gt=0, le=30)
     redis_retry_seconds: float = Field(1.0, ge=0, le=300)  # after a Redis error, skip Redis this long
     key_prefix: str = Field("hub:ratelimit", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$")
-    plan_cache_seconds: float = Field(10.0, ge=0, le=3600)  # how long an organization's plan is cached
     trusted_proxies: NetworkList = []  # IPs/CIDRs whose X-Forwarded-For is believed
     memory_max_keys: int = Field(100_000, ge=100)
     rules: dict[str, RateLimitRule] = {
@@ -227,12 +262,23 @@ class ObservabilitySettings(_Section):
     """Metrics, logs and trace context (core/observability.py)."""
 
     service_name: str = Field("hub", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # `service` metric label and log field
-    json_logs: bool = True  # `hub serve` logs one JSON object per line (seed 003 §7); false: text
+    # "auto": readable text lines on a terminal, else one JSON object per line (seed 003 §7).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    json_logs: bool | None = None  # the former switch: true means log_format "json", false "text"
     access_log: bool = True  # one log line per request (logger "hub.access")
     metrics_enabled: bool = True  # GET /metrics in the Prometheus text format
-    # Unset: /metrics is public, as Prometheus scrapers expect on an internal network (it shows
-    # route patterns and counts, no tenant data). Set: it wants `Authorization: Bearer <token>`.
+    # Who may read /metrics. With a token: anyone sending `Authorization: Bearer <token>`.
+    # Without: only clients on this machine (loopback; behind a reverse proxy on the same host,
+    # set [rate_limits] trusted_proxies so the real client address counts), unless
+    # metrics_public = true opens it to everyone. Tenants appear only as keyed hashes.
     metrics_token: SecretStr | None = None
+    metrics_public: bool = False
+
+    @model_validator(mode="after")
+    def _former_json_logs(self) -> "ObservabilitySettings":
+        if self.json_logs is not None and self.log_format == "auto":
+            self.log_format = "json" if self.json_logs else "text"
+        return self
 
 
 class QuotaSettings(_Section):
@@ -247,7 +293,6 @@ class QuotaSettings(_Section):
         "enterprise": {},
     }
     default: dict[str, Annotated[int, Field(ge=0)]] = {"api_calls": 2_000_000}  # plans not listed
-    plan_cache_seconds: float = Field(5.0, ge=0, le=3600)  # an organization's plan is re-read this often
     # Without Redis, other processes' usage is seen this late (with Redis, at once).
     totals_cache_seconds: float = Field(2.0, ge=0, le=3600)
     key_prefix: str = Field("hub:usage", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$")
@@ -259,6 +304,14 @@ class EventSettings(_Section):
     # How `emit` treats an unregistered type or a payload its model refuses: "strict" raises
     # (the default in development and tests), "log" logs and delivers (the default in production).
     validate_payloads: Literal["strict", "log"] | None = None
+
+
+class TenancySettings(_Section):
+    """The per-process cache of organizations' plan, status and plugin switches
+    (core/tenancy/context.py). Changes made through the Hub reach every process at once with
+    Redis; without it, other processes see them within `cache_seconds`."""
+
+    cache_seconds: float = Field(2.0, ge=0, le=3600)
 
 
 class ApiVersionSettings(_Section):
@@ -368,6 +421,7 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = QuotaSettings()
     api_versions: ApiVersionSettings = ApiVersionSettings()
     events: EventSettings = EventSettings()
+    tenancy: TenancySettings = TenancySettings()
     jobs: JobsSettings = JobsSettings()
     plugins: PluginsSettings = PluginsSettings()
 

@@ -43,8 +43,6 @@ from core.http.pipeline import Stage
 from core.kernel.batching import PeriodicFlush
 from core.kernel.errors import HubError
 from core.ops.models import UsageCounter
-from core.tenancy.models import Organization
-from core.ops.observability.metrics import record_cache
 
 log = logging.getLogger("hub.metering")
 
@@ -126,7 +124,6 @@ class Metering(PeriodicFlush):
         self._inflight_month: dict[tuple[uuid.UUID, date, str], int] = defaultdict(int)
         # (org, month, metric) -> [expires (monotonic), total in the database when read]
         self._totals: dict[tuple[uuid.UUID, date, str], list] = {}
-        self._plans: dict[uuid.UUID, tuple[float, str]] = {}
         self._limits: dict[str, tuple[float, tuple, dict[str, int]]] = {}
         self._lock: asyncio.Lock | None = None
         self._scripts: dict[int, Any] = {}
@@ -139,24 +136,6 @@ class Metering(PeriodicFlush):
         return self._lock
 
     # -- limits ----------------------------------------------------------------------------------
-
-    async def plan_of(self, org_id: Any) -> str:
-        org_id = _org(org_id)
-        cached = self._plans.get(org_id)
-        if cached and cached[0] > time.monotonic():
-            record_cache("plans.get", "hit")
-            return cached[1]
-        record_cache("plans.get", "miss")
-        plan = await Organization.filter(id=org_id).first().values_list("plan", flat=True) or ""
-        if len(self._plans) >= CACHE_SIZE:
-            self._plans.clear()
-        self._plans[org_id] = (time.monotonic() + self.settings.plan_cache_seconds, plan)
-        return plan
-
-    def forget_plan(self, org_id: Any) -> None:
-        """Call after changing an organization's plan (other processes see it within
-        `plan_cache_seconds`)."""
-        self._plans.pop(_org(org_id), None)
 
     async def limits_for_plan(self, plan: str) -> dict[str, int]:
         """Config limits for `plan` (or `[quotas] default`), then each plugin's
@@ -182,11 +161,11 @@ class Metering(PeriodicFlush):
                     raise ValueError(f"plugin {plugin!r}: hub_plan_limits: limit of {metric!r} must be an integer >= 0")
         if len(self._limits) >= CACHE_SIZE:
             self._limits.clear()
-        self._limits[plan] = (time.monotonic() + self.settings.plan_cache_seconds, implementations, limits)
+        self._limits[plan] = (time.monotonic() + self.hub.settings.tenancy.cache_seconds, implementations, limits)
         return limits
 
     async def limits_for(self, org_id: Any) -> dict[str, int]:
-        return await self.limits_for_plan(await self.plan_of(org_id))
+        return await self.limits_for_plan(await self.hub.tenants.plan(org_id))
 
     async def limit_for(self, org_id: Any, metric: str) -> int | None:
         return (await self.limits_for(org_id)).get(metric)

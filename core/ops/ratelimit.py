@@ -25,7 +25,6 @@ answers 503), it is logged once per outage, and Redis is retried after
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import logging
 import math
 import re
@@ -40,11 +39,11 @@ from throttled.asyncio.rate_limiter import GCRARateLimiter
 from throttled.exceptions import StoreUnavailableError
 
 from core.http.auth import ACCESS_ATTRIBUTE
+from core.http.client import client_address
 from core.http.pipeline import Stage
 from core.kernel.errors import HubError
 from core.kernel.hub import Hub
 from core.kernel.settings import RateLimitRule, RateLimitSettings
-from core.tenancy.models import Organization
 
 log = logging.getLogger("hub.ratelimit")
 
@@ -129,7 +128,6 @@ class RateLimiter:
         redis_url = self.settings.redis_url or hub.settings.redis_url
         self.redis_url = redis_url if self.settings.backend == "auto" else None
         self.rules = RuleSet(self.settings.rules)
-        self.trusted_proxies = [ipaddress.ip_network(item, strict=False) for item in self.settings.trusted_proxies]
         self._redis = None
         if self.redis_url:
             import redis.asyncio as redis
@@ -144,8 +142,7 @@ class RateLimiter:
         else:
             self.store = MemoryStore(options={"MAX_SIZE": self.settings.memory_max_keys})
         self._limiters: dict[tuple[int, int], GCRARateLimiter] = {}
-        self._plans: dict[Any, tuple[float, str]] = {}
-        self._plan_rules: dict[str, tuple[float, RuleSet]] = {}
+        self._plan_rules: dict[str, tuple[float, tuple, RuleSet]] = {}
         self._redis_down_until = 0.0
         self._plan_hooks: bool | None = None
         self._redis_down = False
@@ -168,29 +165,15 @@ class RateLimiter:
             self._plan_hooks = bool(self.hub.manager.hook.hub_rate_limits.get_hookimpls())
         return self._plan_hooks
 
-    async def plan_of(self, org_id: Any) -> str | None:
-        now = time.monotonic()
-        cached = self._plans.get(org_id)
-        if cached and cached[0] > now:
-            return cached[1]
-        plans = await Organization.filter(id=org_id).limit(1).values_list("plan", flat=True)
-        plan = plans[0] if plans else None
-        if len(self._plans) >= PLAN_CACHE_SIZE:
-            self._plans.clear()  # entries live plan_cache_seconds anyway; this bounds memory
-        self._plans[org_id] = (now + self.settings.plan_cache_seconds, plan)
-        return plan
-
-    def forget_plan(self, org_id: Any) -> None:
-        """Drop a cached plan (e.g. right after a plan change in this process)."""
-        self._plans.pop(org_id, None)
-
     async def rules_for_plan(self, plan: str | None) -> RuleSet:
         if plan is None or not self.plan_hooks:
             return self.rules
         now = time.monotonic()
+        # the functions themselves, not their ids: a replaced plugin's id can be reused
+        implementations = tuple(i.function for i in self.hub.manager.hook.hub_rate_limits.get_hookimpls())
         cached = self._plan_rules.get(plan)
-        if cached and cached[0] > now:
-            return cached[1]
+        if cached and cached[0] > now and cached[1] == implementations:
+            return cached[2]
         rules = dict(self.settings.rules)
 
         def failed(plugin: str, error: Exception) -> None:
@@ -212,7 +195,7 @@ class RateLimiter:
                 except Exception as error:
                     log.error("plugin %s: hub_rate_limits(%r) rule %r ignored: %s", plugin, plan, pattern, error)
         ruleset = RuleSet(rules)
-        self._plan_rules[plan] = (now + self.settings.plan_cache_seconds, ruleset)
+        self._plan_rules[plan] = (now + self.hub.settings.tenancy.cache_seconds, implementations, ruleset)
         return ruleset
 
     # -- checking ---------------------------------------------------------------------------
@@ -298,23 +281,7 @@ class RateLimiter:
     # -- who is asking ----------------------------------------------------------------------
 
     def client_ip(self) -> str:
-        """request.remote_addr, or, behind a trusted proxy, the nearest untrusted address
-        of X-Forwarded-For."""
-        remote = request.remote_addr or "unknown"
-        if not self.trusted_proxies or not self._trusted(remote):
-            return remote
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-        for address in reversed(forwarded):
-            if not self._trusted(address):
-                return address
-        return forwarded[0] if forwarded else remote
-
-    def _trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
+        return client_address(self.settings.trusted_proxies)
 
     def identity(self, rule: Rule, principal: Any | None) -> str:
         if rule.scope == "global":
@@ -362,7 +329,7 @@ def install(app: Quart, hub: Hub) -> Stage | None:
         limiter = current_limiter(hub)
         rules = limiter.rules
         if limiter.plan_hooks:
-            rules = await limiter.rules_for_plan(await limiter.plan_of(principal.org_id))
+            rules = await limiter.rules_for_plan(await hub.tenants.plan(principal.org_id))
         rule = rules.match(request.path)
         if rule is None or rule.unlimited:
             return

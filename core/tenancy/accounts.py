@@ -11,16 +11,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from core.kernel.errors import HubError, validation_error
-from core.tenancy.models import LoginFailure, Organization, RefreshToken, RevokedToken, User
+from core.tenancy.models import LoginClient, LoginThrottle, Organization, RefreshToken, RevokedToken, User
 from core.tenancy.security import (
     create_access_token,
-    hash_password,
     hash_token,
-    needs_rehash,
     new_token,
     now,
+    passwords,
     refresh_expiry,
-    verify_password,
+    token_family,
 )
 from core.kernel.hub import Hub
 
@@ -38,7 +37,7 @@ async def register(hub: Hub, *, email: str, password: str, first_name: str, last
     email = normalise_email(email)
     if await User.filter(email=email).exists():
         raise validation_error("email", "already registered", "Email already registered")
-    password_hash = hash_password(password)
+    password_hash = await passwords(hub).hash(password)
     try:
         async with in_transaction():
             organization = await Organization.create(name=organization_name or f"{first_name} {last_name}".strip())
@@ -50,53 +49,107 @@ async def register(hub: Hub, *, email: str, password: str, first_name: str, last
         raise validation_error("email", "already registered", "Email already registered") from None
 
 
-async def login(hub: Hub, email: str, password: str) -> User:
+async def login(hub: Hub, email: str, password: str, address: str = "unknown") -> User:
+    """Check the password, slowed after repeated failures.
+
+    Two counters keep guessing slow without letting anyone lock a known user out:
+    * per email and client address: past `login_max_failures` failures in a row, each further
+      one doubles the wait (1 s, 2 s, ... up to `login_max_lockout_seconds`). One address cannot
+      guess fast, and what it does to the counter only slows that address down.
+    * per email over every address: `login_max_failures_per_email` failures within
+      `login_failure_window_seconds` lock the email for the rest of the window, except from
+      addresses that logged in to it successfully before: a guesser with many addresses gets
+      few tries an hour, and the real user, on a device they used before, still gets in.
+    The trade-off: during such a distributed attack the user cannot log in from a new address
+    until the window ends. Answers while locked are 429 with `Retry-After`, the same whether the
+    password was right or not."""
     email = normalise_email(email)
-    failure = await LoginFailure.filter(email=email).first()
-    if failure and failure.locked_until and failure.locked_until > now():
-        wait = max(1, int((failure.locked_until - now()).total_seconds() + 0.999))
-        raise HubError(
-            "RATE_LIMIT_EXCEEDED", "Too many failed logins; try again later",
-            {"retry_after": wait}, headers={"Retry-After": str(wait)},
-        )
+    address = address[:64]
+    throttles = {row.key: row for row in await LoginThrottle.filter(key__in=[_client_key(email, address),
+                                                                             _email_key(email)])}
+    _refuse_if_locked(throttles.get(_client_key(email, address)))
+    email_lock = throttles.get(_email_key(email))
+    if email_lock is not None and email_lock.locked_until and email_lock.locked_until > now() \
+            and not await _known_client(hub, email, address):
+        _refuse_if_locked(email_lock)
     user = await User.filter(email=email).first()
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = await passwords(hub).verify(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        await _record_failure(hub, email)
+        await _record_failure(hub, email, address)
         raise HubError("INVALID_CREDENTIALS", "Invalid email or password")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if passwords(hub).needs_rehash(user.password_hash):
+        user.password_hash = await passwords(hub).hash(password)
     user.last_login_at = now()
     await user.save(update_fields=["password_hash", "last_login_at"])
-    await LoginFailure.filter(email=email).delete()
+    await LoginThrottle.filter(key__in=[_client_key(email, address), _email_key(email)]).delete()
+    updated = await LoginClient.filter(email=email, address=address).update(last_success_at=now())
+    if not updated:
+        try:
+            await LoginClient.create(email=email, address=address, last_success_at=now())
+        except IntegrityError:  # a concurrent login from the same address recorded it
+            pass
     return user
 
 
-async def _record_failure(hub: Hub, email: str) -> None:
-    """Past `login_max_failures` consecutive failures, every further one doubles the wait."""
+def _client_key(email: str, address: str) -> str:
+    return f"{email}|{address}"
+
+
+def _email_key(email: str) -> str:
+    return f"{email}|*"
+
+
+def _refuse_if_locked(throttle: LoginThrottle | None) -> None:
+    if throttle is None or not throttle.locked_until or throttle.locked_until <= now():
+        return
+    wait = max(1, int((throttle.locked_until - now()).total_seconds() + 0.999))
+    raise HubError(
+        "RATE_LIMIT_EXCEEDED", "Too many failed logins; try again later",
+        {"retry_after": wait}, headers={"Retry-After": str(wait)},
+    )
+
+
+async def _known_client(hub: Hub, email: str, address: str) -> bool:
+    since = now() - timedelta(days=hub.settings.auth.login_known_client_days)
+    return await LoginClient.filter(email=email, address=address, last_success_at__gte=since).exists()
+
+
+async def _record_failure(hub: Hub, email: str, address: str) -> None:
     settings = hub.settings.auth
-    failure, _ = await LoginFailure.get_or_create(email=email)
-    failure.failures += 1
-    over = failure.failures - settings.login_max_failures
+    at = now()
+    client, _ = await LoginThrottle.get_or_create(key=_client_key(email, address))
+    client.failures += 1
+    over = client.failures - settings.login_max_failures
     if over >= 0:
-        failure.locked_until = now() + timedelta(seconds=min(2**over, settings.login_max_lockout_seconds))
-    await failure.save()
+        client.locked_until = at + timedelta(seconds=min(2**over, settings.login_max_lockout_seconds))
+    await client.save()
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    overall, _ = await LoginThrottle.get_or_create(key=_email_key(email), defaults={"window_started_at": at})
+    if overall.window_started_at is None or overall.window_started_at + window <= at:
+        overall.failures, overall.window_started_at, overall.locked_until = 0, at, None
+    overall.failures += 1
+    if overall.failures >= settings.login_max_failures_per_email:
+        overall.locked_until = overall.window_started_at + window
+    await overall.save()
 
 
-def _access_token(hub: Hub, user: User) -> tuple[str, dict[str, Any]]:
+def _access_token(hub: Hub, user: User, family: uuid.UUID) -> tuple[str, dict[str, Any]]:
     settings = hub.settings.auth
     return create_access_token(
         secret_key=hub.signing_key, algorithm=settings.jwt_algorithm, minutes=settings.access_token_minutes,
         user_id=user.id, email=user.email, org_id=user.org_id, role=user.role,
-        permissions=sorted(hub.permissions.for_role(user.role)),
+        permissions=sorted(hub.permissions.for_role(user.role)), family=family,
     )
 
 
 async def issue_tokens(hub: Hub, user: User, family: uuid.UUID | None = None) -> dict[str, Any]:
-    access, _ = _access_token(hub, user)
+    """A new session (or the next pair of session `family`): an access token and a refresh token
+    of the same family."""
+    family = family or uuid.uuid4()
+    access, _ = _access_token(hub, user, family)
     refresh = new_token(REFRESH_PREFIX)
     await RefreshToken.create(
-        token_hash=hash_token(hub.signing_key, refresh), family=family or uuid.uuid4(), user_id=user.id,
+        token_hash=hash_token(hub.signing_key, refresh), family=family, user_id=user.id,
         expires_at=refresh_expiry(hub.settings.auth.refresh_token_days),
     )
     return {
@@ -134,8 +187,14 @@ async def refresh(hub: Hub, refresh_token: str) -> dict[str, Any]:
 
 
 async def logout(hub: Hub, token_payload: dict[str, Any], refresh_token: str | None) -> None:
+    """End the session: this access token, and the session's refresh family (so neither its
+    refresh token nor its other access tokens work any more); a `refresh_token` given as well
+    ends that token's session too."""
     expires_at = datetime.fromtimestamp(token_payload["exp"], tz=now().tzinfo)
     await RevokedToken.get_or_create(jti=token_payload["jti"], defaults={"expires_at": expires_at})
+    family = token_family(token_payload)
+    if family is not None:
+        await RefreshToken.filter(family=family, user_id=token_payload["sub"]).update(revoked=True)
     if refresh_token:
         row = await RefreshToken.filter(
             token_hash=hash_token(hub.signing_key, refresh_token), user_id=token_payload["sub"]
@@ -158,7 +217,7 @@ async def create_member(hub: Hub, org_id: Any, *, email: str, first_name: str, l
     try:
         user = await User.create(
             org_id=org_id, email=email, first_name=first_name, last_name=last_name, role=role,
-            password_hash=hash_password(password) if password else None,
+            password_hash=await passwords(hub).hash(password) if password else None,
             invite_token_hash=hash_token(hub.signing_key, invite_token) if invite_token else None,
         )
     except IntegrityError:
@@ -172,7 +231,7 @@ async def accept_invitation(hub: Hub, token: str, password: str) -> User:
     user = await User.filter(invite_token_hash=token_hash, is_active=True).first()
     if user is None:
         raise invalid
-    values = {"password_hash": hash_password(password), "invite_token_hash": None, "last_login_at": now()}
+    values = {"password_hash": await passwords(hub).hash(password), "invite_token_hash": None, "last_login_at": now()}
     # Claim the token atomically: of concurrent acceptances, only one may set the password.
     claimed = await User.filter(id=user.id, invite_token_hash=token_hash, is_active=True).update(
         **values, updated_at=now()

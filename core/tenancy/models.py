@@ -69,16 +69,32 @@ class RevokedToken(Model):
         table = "core_revoked_token"
 
 
-class LoginFailure(Model):
-    # Consecutive failed logins per email: each failure past the threshold doubles the wait.
+class LoginThrottle(Model):
+    # Failed logins, counted per (email, client address) - consecutive failures, each one past the
+    # threshold doubling the wait - and per email over all addresses within a window (key "email|*").
 
-    email = fields.CharField(max_length=254, primary_key=True)
+    key = fields.CharField(max_length=320, primary_key=True)
     failures = fields.IntField(default=0)
+    window_started_at = fields.DatetimeField(null=True)
     locked_until = fields.DatetimeField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
-        table = "core_login_failure"
+        table = "core_login_throttle"
+
+
+class LoginClient(Model):
+    # Addresses an account logged in from: they keep logging in while the account's email is
+    # locked against everyone else (a lock-out attack from other addresses).
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254)
+    address = fields.CharField(max_length=64)
+    last_success_at = fields.DatetimeField()
+
+    class Meta:
+        table = "core_login_client"
+        unique_together = (("email", "address"),)
 
 
 class ApiKey(TenantModel):

@@ -9,8 +9,8 @@ from typing import Any
 
 from core.kernel.errors import HubError
 from core.kernel.hub import current_hub
-from core.tenancy.models import ApiKey, RevokedToken, User
-from core.tenancy.security import decode_access_token, hash_token, now
+from core.tenancy.models import ApiKey, RefreshToken, RevokedToken, User
+from core.tenancy.security import decode_access_token, hash_token, now, token_family
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ async def _principal_from_jwt(token: str) -> Principal:
     user = await _active_user(payload["sub"])
     if user is None or str(user.org_id) != payload["org_id"]:
         raise HubError("AUTHENTICATION_FAILED", "Invalid access token")
+    family = token_family(payload)
+    if family is not None and await RefreshToken.filter(family=family, revoked=True).exists():
+        raise HubError("TOKEN_REVOKED", "The session of this access token has ended")
     # The current role counts, not the one in the token: a demoted member loses rights now.
     return Principal(
         "user", user.id, user.org_id, user.role, user.email, frozenset(hub.permissions.for_role(user.role)),

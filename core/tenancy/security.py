@@ -7,6 +7,7 @@ where argon2's deliberate slowness would be a denial-of-service lever.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -20,24 +21,40 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.kernel.errors import HubError
 
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+class Passwords:
+    """argon2id at the Hub's cost (`[auth] password_*`; argon2-cffi's RFC 9106 profile by
+    default), computed in a thread: a hash takes a few hundred milliseconds of CPU by design,
+    which must not stop the event loop from serving other requests meanwhile."""
+
+    def __init__(self, settings: Any) -> None:
+        self._hasher = PasswordHasher(time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib,
+                                      parallelism=settings.password_parallelism)
+        self._dummy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether `password` matches; an unknown account (`None`) is checked against a dummy
+        hash, so both answers cost the same time."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+        try:
+            matched = await asyncio.to_thread(self._hasher.verify, password_hash or self._dummy, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return matched and password_hash is not None
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+def passwords(hub: Any) -> Passwords:
+    """The Hub's password hasher."""
+    hasher = hub.extensions.get("passwords")
+    if hasher is None:
+        hasher = hub.extensions["passwords"] = Passwords(hub.settings.auth)
+    return hasher
 
 
 def hash_token(secret_key: str, token: str) -> str:
@@ -60,8 +77,11 @@ def now() -> datetime:
 
 def create_access_token(
     *, secret_key: str, algorithm: str, minutes: int, user_id: Any, email: str, org_id: Any, role: str,
-    permissions: list[str],
+    permissions: list[str], family: uuid.UUID | None = None,
 ) -> tuple[str, dict[str, Any]]:
+    """A signed access token with exactly seed 001's claims. Its `jti` starts with the session's
+    refresh family (32 hex digits), so revoking the family (logout, a reused refresh token)
+    revokes the session's access tokens too, without another claim in the payload."""
     issued = int(now().timestamp())
     payload = {
         "sub": str(user_id),
@@ -71,7 +91,7 @@ def create_access_token(
         "permissions": permissions,
         "iat": issued,
         "exp": issued + minutes * 60,
-        "jti": uuid.uuid4().hex,
+        "jti": (family.hex if family else "") + uuid.uuid4().hex,
     }
     return jwt.encode(payload, secret_key, algorithm=algorithm), payload
 
@@ -100,6 +120,17 @@ def decode_access_token(token: str, *, secret_key: str, algorithm: str) -> dict[
         raise HubError("TOKEN_EXPIRED", "Access token has expired", details) from None
     except jwt.PyJWTError:
         raise HubError("AUTHENTICATION_FAILED", "Invalid access token") from None
+
+
+def token_family(payload: dict[str, Any]) -> uuid.UUID | None:
+    """The refresh family an access token belongs to (None for tokens without one)."""
+    jti = str(payload.get("jti", ""))
+    if len(jti) != 64:
+        return None
+    try:
+        return uuid.UUID(jti[:32])
+    except ValueError:
+        return None
 
 
 def refresh_expiry(days: int) -> datetime:

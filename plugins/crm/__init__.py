@@ -46,3 +46,10 @@ def hub_functions(register):
 
     for name, description, args_model, permission, func in FUNCTIONS:
         register(name, description, args_model, permission, func)
+
+
+def hub_workflow_nodes(register):
+    from plugins.crm.functions import WORKFLOW_NODES
+
+    for name, description, config_model, run in WORKFLOW_NODES:
+        register(name, description, config_model, run)

@@ -74,3 +74,39 @@ FUNCTIONS = (
      search_contacts),
     ("log_message", "Record a message exchanged with a lead", LogMessageArgs, "crm.messages.write", log_message),
 )
+
+
+# -- workflow nodes (hub_workflow_nodes): the same operations as steps of a workflow --------------
+
+
+class CreateLeadNode(BaseModel):
+    """Defaults for fields the incoming data leaves out."""
+
+    source: Source = "workflow"
+    status: Literal["new", "contacted", "qualified"] = "new"
+
+
+class UpdateLeadStatusNode(BaseModel):
+    status: Literal["new", "contacted", "qualified", "converted", "lost"]
+
+
+async def create_lead_node(ctx, config: CreateLeadNode, inputs: dict) -> dict:
+    """Input `main`: the lead's fields (at least `name`); output `main`: the created lead."""
+    fields = {"source": config.source, "status": config.status, **inputs.get("main", {})}
+    lead = CreateLeadArgs.model_validate({k: v for k, v in fields.items() if k in CreateLeadArgs.model_fields})
+    data = lead.model_dump()
+    data["status"] = fields["status"]
+    return {"main": await service.create_lead(ctx.org_id, ctx.user_id, data)}
+
+
+async def update_lead_status_node(ctx, config: UpdateLeadStatusNode, inputs: dict) -> dict:
+    """Input `main`: a lead (its `id`); output `main`: the lead after the change."""
+    lead_id = inputs.get("main", {}).get("id")
+    return {"main": await service.update_lead(ctx.org_id, ctx.user_id, lead_id, {"status": config.status})}
+
+
+WORKFLOW_NODES = (
+    ("crm.create_lead", "Create a lead from the incoming data", CreateLeadNode, create_lead_node),
+    ("crm.update_lead_status", "Move the incoming lead to another status", UpdateLeadStatusNode,
+     update_lead_status_node),
+)

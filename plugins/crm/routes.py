@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, request
+from quart import Blueprint
 from quart_schema import document_response, validate_request
 
-from core import current_org_id, current_principal, paginate, require, validation_error
+from core import OffsetQuery, current_org_id, current_principal, require, validate_query
 from plugins.crm import achievements, service
 from plugins.crm.schemas import (
+    AchievementList,
     CompanyCreate,
     CompanyList,
     CompanyOut,
+    CompanyQuery,
     CompanyUpdate,
     ContactCreate,
     ContactList,
     ContactOut,
+    ContactQuery,
     ContactUpdate,
     ConversationList,
+    ConversationQuery,
+    Dashboard,
     LeadCreate,
     LeadList,
     LeadOut,
+    LeadQuery,
     LeadUpdate,
     MessageCreate,
     MessageList,
@@ -27,17 +33,6 @@ from plugins.crm.schemas import (
 )
 
 bp = Blueprint("crm", __name__)
-
-
-def _choice(name: str, allowed, default=None):
-    value = request.args.get(name, default)
-    if value is not None and value not in allowed:
-        raise validation_error(name, f"must be one of {', '.join(sorted(allowed))}")
-    return value
-
-
-def _listed(key: str, rows: list[dict], total: int, page):
-    return page.respond({key: rows, "total": total, "pagination": page.info(total)}, total)
 
 
 def _changes(data) -> dict:
@@ -49,13 +44,16 @@ def _changes(data) -> dict:
 
 @bp.get("/api/leads")
 @require("crm.leads.read")
+@validate_query(LeadQuery)
 @document_response(LeadList)
-async def list_leads():
-    page = paginate("offset")
-    status = _choice("status", set(service.TRANSITIONS))
-    source = request.args.get("source", "").strip().lower() or None  # stored lower-case
-    rows, total = await service.list_leads(current_org_id(), page, status, source, request.args.get("companyId") or None)
-    return _listed("leads", rows, total, page)
+async def list_leads(query_args: LeadQuery):
+    """The organization's leads, filtered, searched and sorted (default: newest first)."""
+    page = query_args.page()
+    rows, total = await service.list_leads(
+        current_org_id(), page, query_args.status, query_args.source, query_args.company_id, query_args.search,
+        query_args.sort, query_args.direction(),
+    )
+    return page.listing("leads", rows, total, camel=True)
 
 
 @bp.post("/api/leads")
@@ -63,6 +61,7 @@ async def list_leads():
 @validate_request(LeadCreate)
 @document_response(LeadOut, 201)
 async def create_lead(data: LeadCreate):
+    """Create a lead (status `new` unless given)."""
     return await service.create_lead(current_org_id(), current_principal().user_id, data.model_dump()), 201
 
 
@@ -70,6 +69,7 @@ async def create_lead(data: LeadCreate):
 @require("crm.leads.read")
 @document_response(LeadOut)
 async def get_lead(lead_id: str):
+    """One lead."""
     return await service.get_lead(current_org_id(), lead_id)
 
 
@@ -78,12 +78,15 @@ async def get_lead(lead_id: str):
 @validate_request(LeadUpdate)
 @document_response(LeadOut)
 async def update_lead(lead_id: str, data: LeadUpdate):
+    """Change a lead's fields; a status change must follow the lead status rules."""
     return await service.update_lead(current_org_id(), current_principal().user_id, lead_id, _changes(data))
 
 
 @bp.delete("/api/leads/<lead_id>")
 @require("crm.leads.delete")
+@document_response(None, 204)
 async def delete_lead(lead_id: str):
+    """Delete a lead with its messages and conversation."""
     await service.delete_lead(current_org_id(), lead_id)
     return "", 204
 
@@ -93,17 +96,15 @@ async def delete_lead(lead_id: str):
 
 @bp.get("/api/contacts")
 @require("crm.contacts.read")
+@validate_query(ContactQuery)
 @document_response(ContactList)
-async def list_contacts():
-    page = paginate("offset")
-    search = request.args.get("search") or None
-    if search and len(search) > 200:
-        raise validation_error("search", "at most 200 characters")
-    tags = [t.strip() for t in request.args.get("tags", "").split(",") if t.strip()]
-    sort = _choice("sort", set(service.CONTACT_SORTS), "createdAt")
-    order = _choice("order", {"asc", "desc"}, "desc" if sort == "createdAt" else "asc")
-    rows, total = await service.list_contacts(current_org_id(), page, search, tags, sort, order)
-    return _listed("contacts", rows, total, page)
+async def list_contacts(query_args: ContactQuery):
+    """The organization's contacts, searched, filtered by tags and sorted (default: newest first)."""
+    page = query_args.page()
+    rows, total = await service.list_contacts(
+        current_org_id(), page, query_args.search, query_args.tags, query_args.sort, query_args.direction()
+    )
+    return page.listing("contacts", rows, total, camel=True)
 
 
 @bp.post("/api/contacts")
@@ -111,6 +112,7 @@ async def list_contacts():
 @validate_request(ContactCreate)
 @document_response(ContactOut, 201)
 async def create_contact(data: ContactCreate):
+    """Create a contact."""
     return await service.create_contact(current_org_id(), data.model_dump()), 201
 
 
@@ -118,6 +120,7 @@ async def create_contact(data: ContactCreate):
 @require("crm.contacts.read")
 @document_response(ContactOut)
 async def get_contact(contact_id: str):
+    """One contact."""
     return await service.get_contact(current_org_id(), contact_id)
 
 
@@ -126,12 +129,15 @@ async def get_contact(contact_id: str):
 @validate_request(ContactUpdate)
 @document_response(ContactOut)
 async def update_contact(contact_id: str, data: ContactUpdate):
+    """Change a contact's fields (tags are replaced as a whole)."""
     return await service.update_contact(current_org_id(), contact_id, _changes(data))
 
 
 @bp.delete("/api/contacts/<contact_id>")
 @require("crm.contacts.delete")
+@document_response(None, 204)
 async def delete_contact(contact_id: str):
+    """Delete a contact."""
     await service.delete_contact(current_org_id(), contact_id)
     return "", 204
 
@@ -141,11 +147,13 @@ async def delete_contact(contact_id: str):
 
 @bp.get("/api/companies")
 @require("crm.companies.read")
+@validate_query(CompanyQuery)
 @document_response(CompanyList)
-async def list_companies():
-    page = paginate("offset")
-    rows, total = await service.list_companies(current_org_id(), page, request.args.get("search") or None)
-    return _listed("companies", rows, total, page)
+async def list_companies(query_args: CompanyQuery):
+    """The organization's companies by name, with their lead and contact counts."""
+    page = query_args.page()
+    rows, total = await service.list_companies(current_org_id(), page, query_args.search)
+    return page.listing("companies", rows, total, camel=True)
 
 
 @bp.post("/api/companies")
@@ -153,6 +161,7 @@ async def list_companies():
 @validate_request(CompanyCreate)
 @document_response(CompanyOut, 201)
 async def create_company(data: CompanyCreate):
+    """Create a company (seed 000)."""
     return await service.create_company(current_org_id(), data.model_dump()), 201
 
 
@@ -160,6 +169,7 @@ async def create_company(data: CompanyCreate):
 @require("crm.companies.read")
 @document_response(CompanyOut)
 async def get_company(company_id: str):
+    """One company, with its lead and contact counts."""
     return await service.get_company(current_org_id(), company_id)
 
 
@@ -168,12 +178,15 @@ async def get_company(company_id: str):
 @validate_request(CompanyUpdate)
 @document_response(CompanyOut)
 async def update_company(company_id: str, data: CompanyUpdate):
+    """Change a company's fields."""
     return await service.update_company(current_org_id(), company_id, _changes(data))
 
 
 @bp.delete("/api/companies/<company_id>")
 @require("crm.companies.delete")
+@document_response(None, 204)
 async def delete_company(company_id: str):
+    """Delete a company; its leads and contacts stay, unlinked."""
     await service.delete_company(current_org_id(), company_id)
     return "", 204
 
@@ -183,21 +196,24 @@ async def delete_company(company_id: str):
 
 @bp.get("/api/conversations")
 @require("crm.messages.read")
+@validate_query(ConversationQuery)
 @document_response(ConversationList)
-async def list_conversations():
-    page = paginate("offset")
-    status = _choice("status", {"active", "closed"})
-    rows, total = await service.list_conversations(current_org_id(), page, status)
-    return _listed("conversations", rows, total, page)
+async def list_conversations(query_args: ConversationQuery):
+    """Conversations with leads, the latest message first."""
+    page = query_args.page()
+    rows, total = await service.list_conversations(current_org_id(), page, query_args.status)
+    return page.listing("conversations", rows, total, camel=True)
 
 
 @bp.get("/api/messages/<lead_id>")
 @require("crm.messages.read")
+@validate_query(OffsetQuery)
 @document_response(MessageList)
-async def list_messages(lead_id: str):
-    page = paginate("offset")
+async def list_messages(lead_id: str, query_args: OffsetQuery):
+    """A lead's messages, oldest first; reading them marks the lead's messages read."""
+    page = query_args.page()
     rows, total = await service.read_messages(current_org_id(), lead_id, page)
-    return _listed("messages", rows, total, page)
+    return page.listing("messages", rows, total, camel=True)
 
 
 @bp.post("/api/messages")
@@ -205,6 +221,7 @@ async def list_messages(lead_id: str):
 @validate_request(MessageCreate)
 @document_response(MessageOut, 201)
 async def send_message(data: MessageCreate):
+    """Send a message to a lead, or record one from them (`sender: lead`)."""
     principal = current_principal()
     return await service.send_message(principal.org_id, principal.user_id, data.lead_id, data.content,
                                       data.sender), 201
@@ -215,12 +232,16 @@ async def send_message(data: MessageCreate):
 
 @bp.get("/api/analytics/dashboard")
 @require("crm.analytics.read")
+@document_response(Dashboard)
 async def analytics_dashboard():
+    """Seed 004's dashboard: lead and revenue totals, this month's trends, leads by source."""
     return await service.dashboard(current_org_id())
 
 
 @bp.get("/api/achievements")
 @require("crm.achievements.read")
+@document_response(AchievementList)
 async def list_achievements():
+    """Every achievement with the calling member's progress, and their totals."""
     principal = current_principal()
     return await achievements.for_member(principal.org_id, principal.user_id)

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
-from core import CamelModel, SnakeModel, Timestamp
+from core import Blankable, CamelModel, CamelPagination, CommaSeparated, OffsetQuery, SnakeModel, Timestamp
 from plugins.crm.models import LEAD_STATUSES
+from plugins.crm.service import CONTACT_SORTS, LEAD_SORTS
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost"]
 Sender = Literal["lead", "agent", "user"]
+# Each string fits its column (models.py; tests/security/test_schema_vs_columns.py checks it).
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{3,32}$")]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]  # industry, position
+Email = Annotated[EmailStr, Field(max_length=254)]
+# "+" and 32 more would be 33 characters: the column has 32
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=r"^\+?[0-9 ()./-]{3,32}$")]
 # the pattern is checked before to_lower: it must admit capitals for "Website" to become "website"
-Source = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+Source = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=32,
+                                          pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Id = Annotated[str, StringConstraints(max_length=64)]  # a row's id (a UUID), looked up in the organization
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 Money = Annotated[float, Field(ge=0, le=1e12)]
 
@@ -33,10 +41,10 @@ def _not_null(value):
 
 class LeadCreate(CamelModel):
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     company: ShortText | None = None
-    company_id: str | None = None
+    company_id: Id | None = None
     status: LeadStatus = "new"
     source: Source = "other"
     value: Money = 0
@@ -45,10 +53,10 @@ class LeadCreate(CamelModel):
 
 class LeadUpdate(CamelModel):
     name: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     company: ShortText | None = None
-    company_id: str | None = None
+    company_id: Id | None = None
     status: LeadStatus | None = None
     source: Source | None = None
     value: Money | None = None
@@ -72,16 +80,46 @@ class LeadOut(CamelModel):
     updated_at: Timestamp
 
 
-class PaginationOut(CamelModel):
-    limit: int
-    offset: int
-    has_more: bool
-
-
 class LeadList(CamelModel):
     leads: list[LeadOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
+
+
+# -- list queries --------------------------------------------------------------------------------
+
+SearchTerm = Blankable[Annotated[str, StringConstraints(max_length=200)]]
+
+
+class SortedQuery(OffsetQuery):
+    sort: str
+    order: Literal["asc", "desc"] | None = Field(None, description="Default: desc for createdAt, else asc")
+
+    def direction(self) -> str:
+        return self.order or ("desc" if self.sort == "createdAt" else "asc")
+
+
+class LeadQuery(SortedQuery):
+    status: LeadStatus | None = None
+    source: Blankable[Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=32)]] = None
+    company_id: Blankable[UUID] = Field(None, alias="companyId")
+    search: SearchTerm = Field(None, description="Part of the name, email or company, any case")
+    sort: Literal[tuple(LEAD_SORTS)] = "createdAt"  # type: ignore[valid-type]
+
+
+class ContactQuery(SortedQuery):
+    search: SearchTerm = Field(None, description="Part of the name, email or company, any case")
+    tags: CommaSeparated[Annotated[str, StringConstraints(max_length=50)]] = Field(
+        [], max_length=50, description="Only contacts carrying all these tags (comma-separated)")
+    sort: Literal[tuple(CONTACT_SORTS)] = "createdAt"  # type: ignore[valid-type]
+
+
+class CompanyQuery(OffsetQuery):
+    search: SearchTerm = Field(None, description="Part of the name, any case")
+
+
+class ConversationQuery(OffsetQuery):
+    status: Literal["active", "closed"] | None = None
 
 
 # -- contacts ------------------------------------------------------------------------------------
@@ -89,11 +127,11 @@ class LeadList(CamelModel):
 
 class ContactCreate(CamelModel):
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     company: ShortText | None = None
-    company_id: str | None = None
-    position: ShortText | None = None
+    company_id: Id | None = None
+    position: Label | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     status: Literal["active", "inactive"] = "active"
     notes: Notes | None = None
@@ -130,7 +168,7 @@ class ContactOut(CamelModel):
 class ContactList(CamelModel):
     contacts: list[ContactOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
 
 
 # -- companies -----------------------------------------------------------------------------------
@@ -138,9 +176,9 @@ class ContactList(CamelModel):
 
 class CompanyCreate(CamelModel):
     name: Name
-    domain: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+    domain: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=253,
                                              pattern=r"^[A-Za-z0-9.-]{1,253}$")] | None = None
-    industry: ShortText | None = None
+    industry: Label | None = None
     size: Annotated[str, StringConstraints(max_length=32)] | None = None
     notes: Notes | None = None
 
@@ -167,14 +205,14 @@ class CompanyOut(CamelModel):
 class CompanyList(CamelModel):
     companies: list[CompanyOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
 
 
 # -- messages ------------------------------------------------------------------------------------
 
 
 class MessageCreate(CamelModel):
-    lead_id: str
+    lead_id: Id
     content: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
     sender: Sender = "user"
 
@@ -191,7 +229,7 @@ class MessageOut(CamelModel):
 class MessageList(CamelModel):
     messages: list[MessageOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
 
 
 class LastMessage(CamelModel):
@@ -212,7 +250,58 @@ class ConversationOut(CamelModel):
 class ConversationList(CamelModel):
     conversations: list[ConversationOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
+
+
+# -- analytics and achievements ------------------------------------------------------------------
+
+
+class DashboardSummary(CamelModel):
+    total_leads: int
+    qualified_leads: int
+    conversion_rate: float
+    total_revenue: float
+    avg_deal_size: float
+
+
+class DashboardTrends(CamelModel):
+    leads_this_month: int
+    leads_growth: float
+    revenue_this_month: float
+    revenue_growth: float
+
+
+class Dashboard(CamelModel):
+    summary: DashboardSummary
+    trends: DashboardTrends
+    source_breakdown: dict[str, float] = Field(description="Percent of all leads per source")
+
+
+class AchievementProgressOut(CamelModel):
+    current: int
+    target: int
+    percentage: int
+
+
+class AchievementOut(CamelModel):
+    id: str
+    title: str
+    description: str
+    category: str
+    rarity: str
+    unlocked_at: Timestamp | None
+    progress: AchievementProgressOut
+
+
+class AchievementTotals(CamelModel):
+    total_unlocked: int
+    total_available: int
+    points: int
+
+
+class AchievementList(CamelModel):
+    achievements: list[AchievementOut]
+    progress: AchievementTotals
 
 
 assert set(LEAD_STATUSES) == set(LeadStatus.__args__)  # one list of statuses

@@ -35,7 +35,9 @@ TRANSITIONS: dict[str, set[str]] = {
     "converted": set(),
 }
 QUALIFIED_OR_BETTER = ("qualified", "converted")
+# sort parameter -> column
 CONTACT_SORTS = {"name": "name", "company": "company", "createdAt": "created_at"}
+LEAD_SORTS = {"name": "name", "createdAt": "created_at", "value": "value", "status": "status"}
 
 
 def utcnow() -> datetime:
@@ -81,20 +83,24 @@ def _lead_dict(lead: Lead) -> dict:
     return lead_json({name: getattr(lead, name) for name in LEAD_FIELDS})
 
 
+def _sort_key(columns: dict[str, str], sort: str, order: str) -> str:
+    return columns[sort] if order == "asc" else "-" + columns[sort]
+
+
 async def list_leads(org_id, page: Page, status: str | None = None, source: str | None = None,
-                     company_id: str | None = None) -> tuple[list[dict], int]:
+                     company_id: uuid.UUID | None = None, search: str | None = None,
+                     sort: str = "createdAt", order: str = "desc") -> tuple[list[dict], int]:
     query = Lead.for_org(org_id)
     if status:
         query = query.filter(status=status)
     if source:
         query = query.filter(source=source)
     if company_id:
-        try:
-            query = query.filter(company_id=uuid.UUID(str(company_id)))
-        except ValueError:  # a bad query parameter is the client's 400, like a bad status
-            raise validation_error("companyId", "must be a company id") from None
-    total = await query.count()
-    rows = await query.order_by("-created_at", "-id").offset(page.offset).limit(page.limit).values(*LEAD_FIELDS)
+        query = query.filter(company_id=company_id)
+    if search:
+        term = search.strip()
+        query = query.filter(Q(name__icontains=term) | Q(email__icontains=term) | Q(company__icontains=term))
+    rows, total = await page.fetch(query, _sort_key(LEAD_SORTS, sort, order), values=LEAD_FIELDS)
     return [lead_json(row) for row in rows], total
 
 
@@ -191,10 +197,6 @@ def _search_text(name: str | None, email: str | None, company: str | None) -> st
     return " ".join(part for part in (name, email, company) if part).lower()[:700]
 
 
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 # A search matching at most this many contacts fetches its page by id (see list_contacts).
 FEW_MATCHES = 1000
 
@@ -217,8 +219,7 @@ async def list_contacts(org_id, page: Page, search: str | None = None, tags: Ite
     for tag in tags:  # a contact must carry every tag asked for
         tagged = ContactTag.filter(org_id=org_id, tag=tag).values("contact_id")
         query = query.filter(id__in=Subquery(tagged))
-    field = CONTACT_SORTS[sort]
-    ordering = [field if order == "asc" else f"-{field}", "id" if order == "asc" else "-id"]
+    ordering = _sort_key(CONTACT_SORTS, sort, order)
     async with in_transaction() as connection:
         if search:
             await _custom_plans(connection)
@@ -230,11 +231,10 @@ async def list_contacts(org_id, page: Page, search: str | None = None, tags: Ite
             # contacts). Many matches: that walk is short, and only the count scans.
             matches = await query.using_db(connection).limit(FEW_MATCHES + 1).values_list("id", flat=True)
         if matches is not None and len(matches) <= FEW_MATCHES:
-            total, paged = len(matches), Contact.for_org(org_id).filter(id__in=matches)
+            total, few = len(matches), Contact.for_org(org_id).filter(id__in=matches).using_db(connection)
+            rows = await page.window(few, ordering).values(*CONTACT_FIELDS) if total > page.offset else []
         else:
-            total, paged = await query.using_db(connection).count(), query
-        rows = await paged.using_db(connection).order_by(*ordering).offset(page.offset).limit(page.limit) \
-            .values(*CONTACT_FIELDS) if total else []
+            rows, total = await page.fetch(query.using_db(connection), ordering, values=CONTACT_FIELDS)
     return [contact_json(row) for row in rows], total
 
 
@@ -308,8 +308,7 @@ async def list_companies(org_id, page: Page, search: str | None = None) -> tuple
     query = Company.for_org(org_id)
     if search:
         query = query.filter(name__icontains=search.strip())
-    total = await query.count()
-    rows = await query.order_by("name", "id").offset(page.offset).limit(page.limit).values(*COMPANY_FIELDS)
+    rows, total = await page.fetch(query, "name", values=COMPANY_FIELDS)
     leads, contacts = await _link_counts(org_id, [row["id"] for row in rows])
     return [company_json(r, leads.get(str(r["id"]), 0), contacts.get(str(r["id"]), 0)) for r in rows], total
 
@@ -385,9 +384,8 @@ async def read_messages(org_id, lead_id, page: Page) -> tuple[list[dict], int]:
     """The lead's messages, oldest first; reading them marks the lead's messages read."""
     lead = await Lead.get_for_org(org_id, lead_id, "Lead")
     query = Message.for_org(org_id).filter(lead_id=lead.id)
-    total = await query.count()
-    rows = await query.order_by("created_at", "id").offset(page.offset).limit(page.limit).values(
-        "id", "lead_id", "content", "sender", "created_at", "status")
+    rows, total = await page.fetch(query, "created_at",
+                                   values=("id", "lead_id", "content", "sender", "created_at", "status"))
     async with in_transaction():
         marked = await query.filter(sender="lead").exclude(status="read").update(status="read", read_at=utcnow())
         if marked:
@@ -399,9 +397,8 @@ async def list_conversations(org_id, page: Page, status: str | None = None) -> t
     query = Conversation.for_org(org_id)
     if status:
         query = query.filter(status=status)
-    total = await query.count()
-    rows = await query.order_by("-last_message_at", "-id").offset(page.offset).limit(page.limit).values(
-        "id", "lead_id", "status", "unread_count", "last_message_id")
+    rows, total = await page.fetch(query, "-last_message_at",
+                                   values=("id", "lead_id", "status", "unread_count", "last_message_id"))
     names = dict(await Lead.for_org(org_id).filter(id__in=[r["lead_id"] for r in rows]).values_list("id", "name"))
     last = {m["id"]: m for m in await Message.for_org(org_id).filter(
         id__in=[r["last_message_id"] for r in rows if r["last_message_id"]]

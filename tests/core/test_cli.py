@@ -41,11 +41,19 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def hub(home: Path, *args: str, script: bool = False, **env: str) -> subprocess.CompletedProcess:
+    """Run `hub ...` without a terminal (stdin is /dev/null, output captured)."""
     command = [str(HUB_SCRIPT)] if script else [sys.executable, str(HUB_PY)]
     return subprocess.run(
         [*command, *args], cwd=home, env=child_env(home, **env), capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT,
+        stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT,
     )
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The failure's stderr, checked to be one `hub...` line without a traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hub"), result.stderr
+    return lines[0]
 
 
 def free_port() -> int:
@@ -99,7 +107,54 @@ def test_help_lists_commands(home):
 def test_unknown_command_fails(home):
     result = hub(home, "frobnicate")
     assert result.returncode == 2
-    assert "frobnicate" in result.stderr
+    assert "frobnicate" in one_line_error(result)
+
+
+# An unreachable PostgreSQL: a command that touched the database would fail.
+NO_DATABASE = "postgres://nobody:secret@127.0.0.1:9/nowhere"
+
+
+def test_help_and_plugins_need_no_database(home):
+    for args in (["--help"], ["plugins"], ["recommender", "train", "--help"]):
+        result = hub(home, *args, HUB_DATABASE_URL=NO_DATABASE)
+        assert result.returncode == 0, (args, result.stderr)
+
+
+# -- hub <plugin> <command> (hook hub_commands) ---------------------------------------------------
+
+
+def test_hook_hub_commands_runs_a_plugin_command_with_the_hub_started(tmp_path):
+    result = hub(tmp_path, "example", "notes", "--exit-status", "3", HUB_PLUGINS__EXAMPLE__GREETING="hi there")
+    assert result.returncode == 3, result.stderr  # the handler's return value
+    assert "hi there: 0 notes (started)" in result.stdout  # its settings, the database, hub_startup
+
+
+def test_hook_hub_commands_are_listed_in_help(home):
+    result = hub(home, "--help")
+    assert result.returncode == 0, result.stderr
+    for line in ("example       example plugin: notes", "llm           llm plugin: fetch-model",
+                 "recommender   recommender plugin: train"):
+        assert line in result.stdout
+    notes = hub(home, "example", "notes", "--help")
+    assert notes.returncode == 0 and "--exit-status" in notes.stdout and "count the notes" in notes.stdout
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["example", "frobnicate"], "frobnicate"),  # unknown command of a plugin
+    (["crm", "notes"], "crm"),  # a plugin without commands
+    (["example"], "command"),  # no command given
+    (["example", "notes", "--exit-status", "many"], "many"),  # a bad argument
+])
+def test_bad_plugin_command_is_one_line_and_exit_2(home, args, named):
+    result = hub(home, *args)
+    assert result.returncode == 2, result.stderr
+    assert named in one_line_error(result)
+
+
+def test_plugin_commands_of_a_disabled_plugin_are_gone(home):
+    result = hub(home, "example", "notes", HUB_DISABLED_PLUGINS="example")
+    assert result.returncode == 2
+    assert "example" in one_line_error(result)
 
 
 # -- hub migrate / create-admin / serve ---------------------------------------------------------
@@ -122,8 +177,19 @@ def test_migrate_applies_then_is_idempotent(home):
 def test_create_admin_rejects_bad_email(home):
     result = hub(home, "create-admin", "--email", "not-an-email", "--password", PASSWORD)
     assert result.returncode != 0
-    assert "email" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "email" in one_line_error(result)
+
+
+def test_create_admin_without_a_terminal_needs_a_password(home):
+    result = hub(home, "create-admin", "--email", "nopass@example.com")
+    assert result.returncode == 2
+    assert "HUB_ADMIN_PASSWORD" in one_line_error(result) and "--password" in result.stderr
+
+
+def test_create_admin_takes_the_password_from_hub_admin_password(home):
+    result = hub(home, "create-admin", "--email", "env-admin@example.com", HUB_ADMIN_PASSWORD=PASSWORD)
+    assert result.returncode == 0, result.stderr
+    assert "Created admin env-admin@example.com" in result.stdout
 
 
 def _terminate(process: subprocess.Popen) -> int:
@@ -169,8 +235,11 @@ def test_create_admin_then_log_in_against_a_real_server(home):
                 pass
             time.sleep(0.2)
         assert health is not None and health.status_code == 200, (home / "serve.err").read_text()
-        assert health.json()["status"] == "healthy"
-        assert health.json()["checks"]["example_notes"] == "healthy"
+        checks = health.json()["checks"]
+        # no model in this data dir: the llm is unavailable, the Hub degraded, everything else fine
+        assert checks.pop("llm") == "unhealthy" and checks.pop("dependencies") == "unhealthy"
+        assert health.json()["status"] == "degraded"
+        assert set(checks.values()) == {"healthy"} and "example_notes" in checks
         assert httpx.get(f"{base}/ready", timeout=5).json() == {"ready": True}
 
         with httpx.Client(base_url=base, timeout=10) as http:
@@ -210,6 +279,17 @@ def test_bad_setting_makes_serve_exit_2_naming_the_key(home):
     assert "auth.access_token_minutes" in result.stderr
     assert "'abc'" in result.stderr
     assert "Traceback" not in result.stderr
+    assert "serving" not in result.stdout
+
+
+def test_port_in_use_is_one_line_and_nothing_is_served(home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = hub(home, "serve", "--port", str(port), "--workers", "2")
+    assert result.returncode == 1, result.stderr
+    assert one_line_error(result) == f"hub: cannot start: port {port} on 127.0.0.1 is in use (stop the other server, or use --port)"
     assert "serving" not in result.stdout
 
 

@@ -80,7 +80,7 @@ async def test_a_failing_handler_does_not_fail_the_request_and_the_others_still_
         created = await client.post("/api/example/notes", headers=admin.headers, json={"text": marker})
     assert created.status_code == 201, await created.get_json()
     assert hub.bus.handler_failures == before + 1
-    assert len(received(marker, hub_example_plugin.RECEIVED_EVENTS)) == 1  # the one before it
+    assert len(received(marker, hub.extensions[hub_example_plugin.RECEIVED])) == 1  # the one before it
     assert len(received(marker, seen_after)) == 1  # and the one after it
     failure = [r for r in caplog.records if "ev_failing" in r.getMessage()]
     assert failure and failure[0].exc_info and "handler bug" in str(failure[0].exc_info[1])

@@ -128,20 +128,18 @@ async def wait_for(job_id, statuses=FINISHED, *, timeout: float = 30.0, until=No
         await asyncio.sleep(0.02)
 
 
-def events_for(job_id) -> list:
-    import hub_example_plugin
-
-    return [e for e in hub_example_plugin.RECEIVED_EVENTS if e.data.get("job_id") == str(job_id)]
+def events_for(events, job_id) -> list:
+    return [e for e in events.events if e.data.get("job_id") == str(job_id)]
 
 
-async def events_until(job_id, last_type: str, count: int = 1, timeout: float = 30.0) -> list:
-    """The job's events (seen by the example plugin's hub_on_event) once `count` of type
-    `last_type` arrived: a row is updated before its event is emitted."""
+async def events_until(events, job_id, last_type: str, count: int = 1, timeout: float = 30.0) -> list:
+    """The job's events (seen by the test kit's recorder) once `count` of type `last_type`
+    arrived: a row is updated before its event is emitted."""
     deadline = time.monotonic() + timeout
-    while sum(e.type == last_type for e in events_for(job_id)) < count:
-        assert time.monotonic() < deadline, [e.type for e in events_for(job_id)]
+    while sum(e.type == last_type for e in events_for(events, job_id)) < count:
+        assert time.monotonic() < deadline, [e.type for e in events_for(events, job_id)]
         await asyncio.sleep(0.02)
-    return events_for(job_id)
+    return events_for(events, job_id)
 
 
 # -- the hook -----------------------------------------------------------------------------------
@@ -196,7 +194,7 @@ async def test_hook_hub_jobs_rejects_bad_registrations_naming_the_plugin(tmp_pat
 # -- running -----------------------------------------------------------------------------------
 
 
-async def test_a_job_runs_reports_progress_as_events_and_keeps_its_result(client, hub, admin):
+async def test_a_job_runs_reports_progress_as_events_and_keeps_its_result(client, hub, admin, events):
     job = await jobs.enqueue(admin.org_id, "example.slow_count", {"count": 4, "delay": 0.01},
                              user_id=admin.user_id, hub=hub)
     assert job.status == "pending" and job.attempts == 0
@@ -206,7 +204,7 @@ async def test_a_job_runs_reports_progress_as_events_and_keeps_its_result(client
     assert done.result["counted"] == 4 and done.result["attempt"] == 1
     assert done.started_at and done.finished_at and done.finished_at >= done.started_at
 
-    seen = await events_until(job.id, "job.completed")
+    seen = await events_until(events, job.id, "job.completed")
     assert [e.type for e in seen] == ["job.started"] + ["job.progressed"] * 4 + ["job.completed"]
     assert [e.data["progress"] for e in seen if e.type == "job.progressed"] == [25, 50, 75, 100]
     assert seen[1].data["message"] == "counted 1 of 4"
@@ -253,12 +251,12 @@ async def test_enqueue_refuses_unknown_types_and_bad_arguments(hub, admin):
     assert not await Job.filter(org_id=admin.org_id, type="nope.nothing").exists()
 
 
-async def test_failed_attempts_are_retried_with_backoff_until_max_attempts(hub, admin, fast):
+async def test_failed_attempts_are_retried_with_backoff_until_max_attempts(hub, admin, fast, events):
     job = await jobs.enqueue(admin.org_id, "jobs_test.flaky", {"succeed_on": 3}, hub=hub)
     done = await wait_for(job.id)
     assert (done.status, done.attempts, done.result, done.error) == ("completed", 3, {"attempt": 3}, None)
-    await events_until(job.id, "job.completed")
-    retrying = [e for e in await events_until(job.id, "job.retry_scheduled", 2) if e.type == "job.retry_scheduled"]
+    await events_until(events, job.id, "job.completed")
+    retrying = [e for e in await events_until(events, job.id, "job.retry_scheduled", 2) if e.type == "job.retry_scheduled"]
     assert [e.data["attempt"] for e in retrying] == [1, 2]
     assert retrying[0].data["error"] == "RuntimeError: attempt 1 fails"
     assert retrying[0].data["next_attempt_at"]
@@ -267,7 +265,7 @@ async def test_failed_attempts_are_retried_with_backoff_until_max_attempts(hub, 
     done = await wait_for(job.id)
     assert (done.status, done.attempts, done.error) == ("failed", 2, "RuntimeError: attempt 2 fails")
     assert done.result is None and done.finished_at is not None
-    failed = [e for e in await events_until(job.id, "job.failed") if e.type == "job.failed"]
+    failed = [e for e in await events_until(events, job.id, "job.failed") if e.type == "job.failed"]
     assert len(failed) == 1 and failed[0].data["error"] == "RuntimeError: attempt 2 fails"
 
 
@@ -289,12 +287,12 @@ async def test_job_failed_is_final_unless_it_asks_for_a_retry(hub, admin, fast):
     assert (done.status, done.attempts) == ("failed", 2)
 
 
-async def test_an_attempt_that_runs_too_long_times_out(hub, admin, fast):
+async def test_an_attempt_that_runs_too_long_times_out(hub, admin, fast, events):
     job = await jobs.enqueue(admin.org_id, "jobs_test.sleep", {"seconds": 30}, timeout_seconds=1, hub=hub)
     done = await wait_for(job.id)
     assert (done.status, done.attempts) == ("timeout", 1)
     assert done.error == "timed out after 1 s (attempt 1 of 1)"
-    assert [e.type for e in await events_until(job.id, "job.timed_out")][-1] == "job.timed_out"
+    assert [e.type for e in await events_until(events, job.id, "job.timed_out")][-1] == "job.timed_out"
 
     job = await jobs.enqueue(admin.org_id, "jobs_test.sleep", {"seconds": 30}, timeout_seconds=1,
                              max_attempts=2, hub=hub)
@@ -317,14 +315,14 @@ async def test_duplicate_messages_run_a_job_once(hub, runtime, admin):
 # -- cancelling -------------------------------------------------------------------------------
 
 
-async def test_cancelling_a_pending_job_cancels_it_at_once(client, hub, admin):
+async def test_cancelling_a_pending_job_cancels_it_at_once(client, hub, admin, events):
     job = await jobs.enqueue(admin.org_id, "core.echo", {}, delay_seconds=3600, hub=hub)
     response = await client.delete(f"/api/v1/jobs/{job.id}", headers=admin.headers)
     body = await response.get_json()
     assert response.status_code == 200, body
     assert (body["status"], body["cancel_requested"]) == ("cancelled", True)
     assert body["completed_at"] is not None
-    assert [e.type for e in await events_until(job.id, "job.cancelled")] == ["job.cancelled"]
+    assert [e.type for e in await events_until(events, job.id, "job.cancelled")] == ["job.cancelled"]
     again = await client.delete(f"/api/v1/jobs/{job.id}", headers=admin.headers)
     assert again.status_code == 200  # idempotent
     await runtime_execute_is_a_no_op(hub, job.id)
@@ -336,7 +334,7 @@ async def runtime_execute_is_a_no_op(hub, job_id):
     assert (job.status, job.attempts) == ("cancelled", 0)
 
 
-async def test_cancelling_a_running_job_asks_it_to_stop(client, hub, admin):
+async def test_cancelling_a_running_job_asks_it_to_stop(client, hub, admin, events):
     job = await jobs.enqueue(admin.org_id, "example.slow_count", {"count": 1000, "delay": 0.02}, hub=hub)
     await wait_for(job.id, ("running",), until=lambda j: j.progress >= 1)
     response = await client.delete(f"/api/v1/jobs/{job.id}", headers=admin.headers)
@@ -346,7 +344,7 @@ async def test_cancelling_a_running_job_asks_it_to_stop(client, hub, admin):
     done = await wait_for(job.id)
     assert done.status == "cancelled"
     assert 0 < done.result["counted"] < 1000  # it stopped early, and kept what it had
-    types_seen = [e.type for e in await events_until(job.id, "job.cancelled")]
+    types_seen = [e.type for e in await events_until(events, job.id, "job.cancelled")]
     assert "job.cancel_requested" in types_seen and types_seen[-1] == "job.cancelled"
 
 
@@ -389,7 +387,7 @@ async def test_jobs_are_listed_filtered_and_paginated_per_organization(client, h
 
     page = await (await client.get("/api/v1/jobs?limit=2&offset=1", headers=admin.headers)).get_json()
     assert [j["id"] for j in page["jobs"]] == [ids[2], ids[1]]
-    assert page["pagination"] == {"limit": 2, "offset": 1, "hasMore": True}
+    assert page["pagination"] == {"limit": 2, "offset": 1, "has_more": True}
 
     done = await (await client.get("/api/v1/jobs?status=completed", headers=admin.headers)).get_json()
     assert {j["id"] for j in done["jobs"]} == set(ids)

@@ -32,7 +32,7 @@ async def usage(client, account, query: str = "") -> tuple[int, dict]:
 
 async def set_plan(app, hub, org_id: str, plan: str) -> None:
     await Organization.filter(id=org_id).update(plan=plan)
-    hub.extensions["metering"].forget_plan(org_id)
+    await hub.tenants.invalidate(org_id)
 
 
 # -- counting -----------------------------------------------------------------------------------

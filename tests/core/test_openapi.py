@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import sys
+import uuid
 from collections import Counter
 
 import pytest
-from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
+from openapi_spec_validator import validate
+from quart_schema.validation import (
+    QUART_SCHEMA_QUERYSTRING_ATTRIBUTE,
+    QUART_SCHEMA_REQUEST_ATTRIBUTE,
+    QUART_SCHEMA_RESPONSE_ATTRIBUTE,
+)
 
-from core.http.openapi import OPENAPI_ENDPOINTS
+from core.http.openapi import ERROR_MODEL_ATTRIBUTE, OPENAPI_ENDPOINTS
 from core.http.auth import ACCESS_ATTRIBUTE
+from core.kernel.plugins import CORE_PLUGIN
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -21,11 +30,17 @@ def openapi_path(rule: str) -> str:
 
 def app_routes(app):
     """(method, openapi path, view) for every route except the documentation's own."""
+    for method, path, view, _ in app_rules(app):
+        yield method, path, view
+
+
+def app_rules(app):
+    """(method, openapi path, view, rule) for every route except the documentation's own."""
     for rule in app.url_map.iter_rules():
         if rule.endpoint in OPENAPI_ENDPOINTS or rule.websocket:
             continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
-            yield method, openapi_path(rule.rule), app.view_functions[rule.endpoint]
+            yield method, openapi_path(rule.rule), app.view_functions[rule.endpoint], rule
 
 
 @pytest.fixture
@@ -176,3 +191,147 @@ async def test_doc_pages(client, path):
     page = await response.get_data(as_text=True)
     assert "openapi.json" in page
     assert "The Hub" in page
+
+
+# -- every operation documents itself (the "plugin kit" OpenAPI rules) ----------------------------
+
+
+def _resolve(spec: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _untyped(spec: dict, schema: dict, where: str, seen: frozenset = frozenset()) -> list[str]:
+    """Places in a request body schema that say nothing: a list of anything (`items: {}`), a
+    field of any type."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return [] if name in seen else _untyped(spec, _resolve(spec, schema), where, seen | {name})
+    found = [where + "[]"] if schema.get("type") == "array" and not schema.get("items") else []
+    for name, field in schema.get("properties", {}).items():
+        found += [f"{where}.{name}"] if not field else _untyped(spec, field, f"{where}.{name}", seen)
+    if isinstance(schema.get("items"), dict):
+        found += _untyped(spec, schema["items"], where + "[]", seen)
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
+        found += _untyped(spec, option, where, seen)
+    return found
+
+
+def _owner(app, rule) -> str:
+    blueprint = rule.endpoint.rpartition(".")[0]
+    return app.extensions["hub"].blueprint_owner.get(blueprint, CORE_PLUGIN)
+
+
+async def test_the_document_is_valid_openapi(spec):
+    validate(spec)
+
+
+async def test_every_operation_documents_itself(app, spec):
+    """Each operation: its plugin's tag, a summary and description, its query parameters, the
+    schema of the body it takes and of what it answers, and its error responses (the envelope)."""
+    problems = []
+    tags = {tag["name"]: tag for tag in spec["tags"]}
+    for method, path, view, rule in app_rules(app):
+        operation = spec["paths"][path][method.lower()]
+        where = f"{method} {path}"
+        owner = _owner(app, rule)
+        if operation.get("tags") != [owner] or not tags.get(owner, {}).get("description"):
+            problems.append(f"{where}: tags {operation.get('tags')}, not [{owner!r}] with a description")
+        if not operation.get("summary") or not operation.get("description"):
+            problems.append(f"{where}: no summary or description (give the view a docstring)")
+
+        query_model = getattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, None)
+        declared = sorted(p["name"] for p in operation["parameters"] if p["in"] == "query")
+        expected = query_model.parameter_names() if query_model else []
+        if declared != expected:
+            problems.append(f"{where}: query parameters {declared}, the view reads {expected}")
+
+        if method in ("POST", "PUT", "PATCH"):
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if not body or not _resolve(spec, body).get("properties"):
+                problems.append(f"{where}: no request body schema")
+            elif untyped := _untyped(spec, body, "body"):
+                problems.append(f"{where}: untyped request body parts {untyped}")
+
+        successes = {int(status): response for status, response in operation["responses"].items()
+                     if 200 <= int(status) < 300}
+        if not successes:
+            problems.append(f"{where}: no 2xx response")
+        for status, response in successes.items():
+            if status != 204 and not any(media.get("schema") for media in response.get("content", {}).values()):
+                problems.append(f"{where}: {status} without a schema")
+
+        own = set(getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {}))  # statuses the view documents itself
+        error_model = (getattr(view, ERROR_MODEL_ATTRIBUTE, None)
+                       or getattr(app.blueprints.get(rule.endpoint.rpartition(".")[0]), ERROR_MODEL_ATTRIBUTE, None))
+        envelope = f"#/components/schemas/{error_model.__name__ if error_model else 'ErrorResponse'}"
+        errors = {int(status): response for status, response in operation["responses"].items() if int(status) >= 400}
+        for status, response in errors.items():
+            if status not in own and response["content"]["application/json"]["schema"] != {"$ref": envelope}:
+                problems.append(f"{where}: {status} is not the error envelope {envelope}")
+        protected = getattr(view, ACCESS_ATTRIBUTE)[0] == "permission"
+        expected_errors = {429} | ({401, 403} if protected else set())
+        if query_model or getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None):
+            expected_errors.add(400)
+        if rule.arguments:
+            expected_errors.add(404)
+        if not expected_errors <= set(errors):
+            problems.append(f"{where}: error responses {sorted(errors)} lack {sorted(expected_errors - set(errors))}")
+    assert not problems, "\n".join(problems)
+
+
+async def test_error_envelope_schema(spec):
+    envelope = _resolve(spec, {"$ref": "#/components/schemas/ErrorResponse"})
+    error = _resolve(spec, envelope["properties"]["error"])
+    assert set(error["properties"]) == {"code", "message", "details", "request_id", "timestamp"}
+    assert "VALIDATION_ERROR" in spec["paths"]["/api/leads"]["get"]["responses"]["400"]["description"]
+    # The OpenAI-compatible routes answer OpenAI's error shape, and say so.
+    openai = spec["paths"]["/v1/chat/completions"]["post"]["responses"]["400"]["content"]["application/json"]
+    assert set(_resolve(spec, _resolve(spec, openai["schema"])["properties"]["error"])["properties"]) >= {
+        "message", "type", "param", "code"}
+
+
+def _route_modules(app) -> set[str]:
+    return {inspect.unwrap(view).__module__ for _, _, view in app_routes(app)}
+
+
+async def test_no_route_reads_the_query_string_by_hand(app):
+    """What a route reads from `?...` is declared (validate_query), so it is documented and checked."""
+    readers = [name for name in _route_modules(app) if name.startswith(("core.builtin", "plugins", "hub_example"))
+               and "request.args" in inspect.getsource(sys.modules[name])]
+    assert not readers, readers
+
+
+async def test_unknown_query_parameters_are_refused_naming_the_documented_ones(app, spec, client, admin):
+    """Every GET route with query parameters refuses one it does not know with a 400 listing
+    exactly the documented ones; the others read no query parameters at all (not even a page's,
+    through `paginate()`)."""
+    checked = 0
+    for method, path, view, rule in app_rules(app):
+        if method != "GET":
+            continue
+        documented = sorted(p["name"] for p in spec["paths"][path]["get"]["parameters"] if p["in"] == "query")
+        probe = "no_such_parameter=1" if documented else "limit=x&offset=x&skip=x&page=x"
+        url = re.sub(r"{[^}]+}", str(uuid.uuid4()), path) + "?" + probe
+        response = await client.get(url, headers=admin.headers)
+        body = await response.get_json() if response.is_json else None
+        if not documented:
+            assert response.status_code != 400, (url, body)
+            continue
+        assert response.status_code == 400, (url, body)
+        error = body["error"]
+        if "details" in error:  # the Hub's envelope (the /v1 routes answer OpenAI's shape)
+            assert error["details"]["field"] == "no_such_parameter" and error["details"]["allowed"] == documented, body
+        else:
+            assert error["param"] == "no_such_parameter", body
+        checked += 1
+    assert checked >= 15
+
+
+async def test_the_document_is_built_once(app, client):
+    """Building it takes ~100 ms; routes do not change after start-up, so it is built once."""
+    provider = app.extensions["QUART_SCHEMA"].openapi_provider
+    first = await (await client.get("/openapi.json")).get_data()
+    again = await (await client.get("/openapi.json")).get_data()
+    assert again == first and provider.schema() is provider.schema()

@@ -1,8 +1,11 @@
-"""Pagination (core/pagination.py) through real list routes: `/api/v1/keys` (skip/limit,
-seed 002), `/api/v1/tenant/members` and `/api/example/notes` (limit/offset, seed 004)."""
+"""Pagination (core/http/pagination.py) through real list routes: `/api/v1/keys` (skip/limit,
+seed 002), `/api/v1/tenant/members` and `/api/example/notes` (limit/offset, seed 004); the
+list helper (`Page.fetch`); and the query models of lists (core/http/query.py): unknown or
+invalid parameters of a core, a CRM and a recommender list."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -188,6 +191,15 @@ async def test_offset_beyond_any_database_is_400_not_500(client, reader, url, fi
         ("/api/example/notes?limit=ten", "limit"),
         ("/api/example/notes?limit=-1", "limit"),
         ("/api/example/notes?offset=x", "offset"),
+        # the query models of a core, a CRM and a recommender list
+        ("/api/v1/jobs?status=running,sleeping", "status"),
+        ("/api/v1/jobs?type=" + "t" * 101, "type"),
+        ("/api/leads?sort=email", "sort"),
+        ("/api/leads?order=sideways", "order"),
+        ("/api/leads?companyId=not-a-uuid", "companyId"),
+        ("/api/v1/items?limit=many", "limit"),
+        ("/api/v1/items?offset=-1", "offset"),
+        ("/api/v1/recommender/models?limit=0", "limit"),
     ],
 )
 async def test_bad_values_are_400_naming_the_parameter(client, reader, url, field):
@@ -196,6 +208,7 @@ async def test_bad_values_are_400_naming_the_parameter(client, reader, url, fiel
     assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
     assert body["error"]["details"]["field"] == field
     assert body["error"]["details"]["reason"]
+    assert [problem["field"] for problem in body["error"]["details"]["errors"]] == [field]
     assert "X-Total-Count" not in response.headers
 
 
@@ -215,10 +228,11 @@ async def test_page_style(app):
     assert page == Page(offset=20, limit=10)
     assert page.number == 3
     assert page.has_more(31) and not page.has_more(30)
-    assert page.info(31) == {"limit": 10, "offset": 20, "hasMore": True}
+    assert page.info(31) == {"limit": 10, "offset": 20, "has_more": True}
+    assert page.info(31, camel=True) == {"limit": 10, "offset": 20, "hasMore": True}  # camelCase APIs (seed 004)
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "x", str(2**63)])
+@pytest.mark.parametrize("value", ["0", "-2", "x", str(2**63), str(2**62)])  # 2**62 pages of 10: past any offset
 async def test_bad_page_is_400_naming_page(app, value):
     async with app.test_request_context("/anything", query_string={"page": value, "limit": "10"}):
         with pytest.raises(HubError) as caught:
@@ -237,3 +251,63 @@ async def test_unknown_style_is_a_programming_error(app):
     async with app.test_request_context("/anything"):
         with pytest.raises(ValueError):
             paginate("cursor")
+
+
+async def test_paginate_reads_only_its_own_parameters(app, settings):
+    """A route without a query model of its own (a plugin's) may read others by hand."""
+    async with app.test_request_context("/anything", query_string={"offset": "5", "limit": "", "q": "x"}):
+        assert paginate("offset") == Page(offset=5, limit=settings.pagination.default_limit)
+
+
+# -- the list helper ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ordering", "expected"), [
+    (("-created_at",), '"created_at" DESC,"id" DESC'),
+    (("text",), '"text" ASC,"id" ASC'),
+    (("-created_at", "text"), '"created_at" DESC,"text" ASC,"id" ASC'),  # the last key's direction
+    (("-id",), '"id" DESC'),  # already unique: no second id
+])
+async def test_window_breaks_ties_by_id(app, ordering, expected):
+    from hub_example_plugin.models import ExampleNote
+
+    sql = Page(offset=4, limit=2).window(ExampleNote.all(), *ordering).sql(params_inline=True)
+    assert re.search(r"ORDER BY (.*) LIMIT 2 OFFSET 4", sql).group(1) == expected, sql
+
+
+async def test_fetch_counts_and_pages(admin):
+    from hub_example_plugin.models import ExampleNote
+
+    await make_notes(admin, 5)
+    notes = ExampleNote.for_org(admin.org_id)
+    rows, total = await Page(offset=3, limit=10).fetch(notes, "text", values=("text",))
+    assert total == 5 and rows == [{"text": "note 0003"}, {"text": "note 0004"}]
+    rows, total = await Page(offset=5, limit=10).fetch(notes, "text")
+    assert (rows, total) == ([], 5)
+
+
+# -- query parameters of lists ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("/api/v1/jobs?state=running", ["job_type", "limit", "offset", "status", "type"]),
+    ("/api/leads?serach=acme", ["companyId", "limit", "offset", "order", "search", "sort", "source", "status"]),
+    ("/api/v1/items?categroy=books", ["category", "limit", "offset"]),
+    ("/api/v1/keys?offset=2", ["limit", "skip"]),  # seed 002 pages with skip
+    ("/api/example/notes?limit=2&sort=text", ["limit", "offset"]),
+])
+async def test_unknown_query_parameter_is_400_naming_the_allowed_ones(client, reader, url, allowed):
+    response = await client.get(url, headers=reader.headers)
+    body = await response.get_json()
+    assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
+    unknown = next(name for name in (pair.split("=")[0] for pair in url.split("?")[1].split("&"))
+                   if name not in allowed)
+    assert body["error"]["details"]["field"] == unknown
+    assert body["error"]["details"]["allowed"] == allowed
+    assert "X-Total-Count" not in response.headers
+
+
+async def test_comma_separated_and_repeated_values_are_one_list(client, admin):
+    for query in ("status=pending,running", "status=pending&status=running", "status=%20pending%20,,running,"):
+        response = await client.get(f"/api/v1/jobs?{query}", headers=admin.headers)
+        assert response.status_code == 200, await response.get_json()

@@ -126,12 +126,12 @@ async def test_hook_hub_permissions_decides_who_may_write(client, admin):
     assert readable.status_code == 200
 
 
-async def test_hook_hub_on_event_receives_events_with_their_organization(client, admin):
+async def test_hook_hub_on_event_receives_events_with_their_organization(client, hub, admin):
     import hub_example_plugin
 
     created = await client.post("/api/example/notes", headers=admin.headers, json={"text": "evented"})
     note_id = (await created.get_json())["id"]
-    matching = [e for e in hub_example_plugin.RECEIVED_EVENTS if e.data.get("id") == note_id]
+    matching = [e for e in hub.extensions[hub_example_plugin.RECEIVED] if e.data.get("id") == note_id]
     assert len(matching) == 1
     assert matching[0].type == "example.note_created"
     assert matching[0].org_id == admin.org_id
@@ -152,7 +152,7 @@ async def test_a_failing_event_handler_breaks_neither_the_emitter_nor_other_hand
         async with app.app_context():
             event = await emit(admin.org_id, "test.pinged", {"n": 1})
         assert hub.bus.handler_failures == before + 1
-        assert any(e.id == event.id for e in hub_example_plugin.RECEIVED_EVENTS)
+        assert any(e.id == event.id for e in hub.extensions[hub_example_plugin.RECEIVED])
     finally:
         hub.manager.unregister(broken)
 
@@ -193,9 +193,10 @@ def test_hook_hub_startup_and_test_hook_hub_shutdown_run_in_order(tmp_path):
         async def main():
             settings = load_settings(env="test", data_dir={str(tmp_path)!r}, secret_key="x" * 40)
             app = create_app(settings)
+            lifecycle = app.extensions["hub"].extensions
             async with app.test_app():
-                during = list(hub_example_plugin.LIFECYCLE)
-            print(json.dumps({{"during": during, "after": hub_example_plugin.LIFECYCLE}}))
+                during = list(lifecycle[hub_example_plugin.LIFECYCLE])
+            print(json.dumps({{"during": during, "after": lifecycle[hub_example_plugin.LIFECYCLE]}}))
 
         asyncio.run(main())
         """
@@ -244,7 +245,7 @@ async def test_a_plugin_switched_off_for_an_organization_has_no_routes_events_or
             assert "count_notes" not in [f.name for f in await available_functions(hub, principal)]
             with pytest.raises(HubError):
                 await call_function(hub, principal, "count_notes", {"word": "x"})
-        got = [e.org_id for e in hub_example_plugin.RECEIVED_EVENTS if e.data.get("marker") == marker]
+        got = [e.org_id for e in hub.extensions[hub_example_plugin.RECEIVED] if e.data.get("marker") == marker]
         assert got == [other_admin.org_id]
         listed = await (await client.get("/api/v1/plugins", headers=admin.headers)).get_json()
         assert {p["name"]: p["enabled"] for p in listed["plugins"]}["example"] is False

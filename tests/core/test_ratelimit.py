@@ -434,7 +434,7 @@ async def test_plan_changes_apply_once_the_cached_plan_expires(limited_app, clie
     assert [(await limited.get(TENANT, headers=account.headers)).status_code for _ in range(2)] == [200, 429]
     await Organization.filter(id=account.org_id).update(plan="pro")
     assert (await limited.get(TENANT, headers=account.headers)).status_code == 429  # cached: still starter
-    current_limiter(application.extensions["hub"]).forget_plan(uuid.UUID(account.org_id))
+    await application.extensions["hub"].tenants.invalidate(uuid.UUID(account.org_id))
     assert (await limited.get(TENANT, headers=account.headers)).status_code == 200
 
 

@@ -201,7 +201,7 @@ async def test_create_shows_the_generated_secret_once(client, admin, receiver):
     body = await listed.get_json()
     assert listed.headers["X-Total-Count"] == str(body["total"]) == "1"
     assert [h["id"] for h in body["webhooks"]] == [created["id"]]
-    assert "secret" not in body["webhooks"][0] and body["pagination"] == {"limit": 50, "offset": 0, "hasMore": False}
+    assert "secret" not in body["webhooks"][0] and body["pagination"] == {"limit": 50, "offset": 0, "has_more": False}
 
 
 async def test_create_with_own_secret_and_list_pagination(client, admin, receiver):
@@ -211,7 +211,7 @@ async def test_create_with_own_secret_and_list_pagination(client, admin, receive
         await create_hook(client, admin, receiver.url())
     response = await client.get("/api/v1/webhooks?limit=2&offset=0", headers=admin.headers)
     body = await response.get_json()
-    assert len(body["webhooks"]) == 2 and body["total"] == 3 and body["pagination"]["hasMore"] is True
+    assert len(body["webhooks"]) == 2 and body["total"] == 3 and body["pagination"]["has_more"] is True
     assert response.headers["X-Total-Count"] == "3"
     rest = await (await client.get("/api/v1/webhooks?limit=2&offset=2", headers=admin.headers)).get_json()
     assert len(rest["webhooks"]) == 1 and rest["webhooks"][0]["id"] == given["id"]  # newest first
@@ -533,7 +533,7 @@ async def test_delivery_log_is_paginated_newest_first_and_filterable(app, client
     page = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries?limit=2", headers=admin.headers)
     body = await page.get_json()
     assert page.headers["X-Total-Count"] == "3" and body["total"] == 3
-    assert body["pagination"] == {"limit": 2, "offset": 0, "hasMore": True}
+    assert body["pagination"] == {"limit": 2, "offset": 0, "has_more": True}
     detail_ns = []
     for delivery in body["deliveries"]:
         detail = await (await client.get(
@@ -542,7 +542,7 @@ async def test_delivery_log_is_paginated_newest_first_and_filterable(app, client
         detail_ns.append(detail["payload"]["data"]["n"])
     assert detail_ns == [2, 1]
     rest = await deliveries(client, admin, hook["id"], limit=2, offset=2)
-    assert len(rest["deliveries"]) == 1 and rest["pagination"]["hasMore"] is False
+    assert len(rest["deliveries"]) == 1 and rest["pagination"]["has_more"] is False
     statuses = {d["status"] for d in (await deliveries(client, admin, hook["id"], limit=10))["deliveries"]}
     assert statuses == {"succeeded"}  # the 400 was retried
     bad = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries?status=weird", headers=admin.headers)

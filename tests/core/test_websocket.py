@@ -371,6 +371,7 @@ async def test_plan_limits_follow_seed_004(hub, client, admin, plan, limit):
     from core.events.websocket.gateway import gateway_of
 
     await Organization.filter(id=admin.org_id).update(plan=plan)
+    await hub.tenants.invalidate(admin.org_id)
     assert await gateway_of(hub).connection_limit(admin.org_id) == (plan, limit)
 
 
@@ -382,6 +383,7 @@ async def test_hook_hub_plan_limits_can_set_the_websocket_connection_limit(hub, 
     hub.manager.register(solo, name="ws_solo_plan")
     try:
         await Organization.filter(id=admin.org_id).update(plan="ws-solo")
+        await hub.tenants.invalidate(admin.org_id)
         async with client.websocket("/ws", headers=admin.headers) as first:
             await opened(first)
             async with client.websocket("/ws", headers=admin.headers) as second:

@@ -1,65 +1,45 @@
-"""Fixtures shared by the plugin tests: callers of the HTTP API as an admin, a member, a key, another
-organization, and an event recorder (the app, client, admin and other_admin come from tests/conftest.py)."""
+"""Fixtures of the plugin tests beyond the test kit's (core/testing.py): an Api with CRM shortcuts,
+an organization shared by a module's tests, and the core's Principal for a caller."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers import add_member, create_key, register_and_login
-from tests.plugins.crm.support import Api, Recorder, recorder_plugin
+from core.testing import register_and_login
+from tests.plugins.crm.support import CrmApi
 
 
 @pytest.fixture
-def api(client, admin) -> Api:
-    """The admin of a fresh organization."""
-    return Api.of(client, admin)
+def hub_api_class():
+    return CrmApi
 
 
 @pytest.fixture(scope="module")
-async def module_api(app) -> Api:
+async def module_api(app) -> CrmApi:
     """The admin of an organization shared by one test module's tests (for the many
     parametrized cases that add nothing, or only rows they address by id)."""
     client = app.test_client()
-    return Api.of(client, await register_and_login(client, organization_name="Shared"))
+    return CrmApi.of(client, await register_and_login(client, organization_name="Shared"))
 
 
 @pytest.fixture
-def other_api(client, other_admin) -> Api:
-    """The admin of a second, unrelated organization."""
-    return Api.of(client, other_admin)
-
-
-@pytest.fixture
-def member_api(client, admin):
+def member_api(api_of):
     """`await member_api("viewer")`: an Api for a new member of the admin's organization."""
 
-    async def make(role: str) -> Api:
-        return Api.of(client, await add_member(client, admin, role))
+    async def make(role: str):
+        return await api_of(role=role)
 
     return make
 
 
 @pytest.fixture
-def key_api(client):
+def key_api(api_of):
     """`await key_api(account, ["read"])`: an Api using a new API key of `account`."""
 
-    async def make(account, scopes, header: str = "X-API-Key") -> Api:
-        key = await create_key(client, account, scopes)
-        return Api.with_key(client, key["key"], header)
+    async def make(account, scopes, header: str = "X-API-Key"):
+        return await api_of(account, key=scopes, header=header)
 
     return make
-
-
-@pytest.fixture
-def events(hub):
-    """Every event emitted while the test runs, seen by a real plugin's hub_on_event."""
-    recorder = Recorder()
-    module = recorder_plugin(recorder)
-    hub.manager.register(module, name="crm_test_recorder")
-    try:
-        yield recorder
-    finally:
-        hub.manager.unregister(module)
 
 
 @pytest.fixture

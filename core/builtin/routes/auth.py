@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from quart import Blueprint
-from quart_schema import document_request, validate_request, validate_response
+from quart_schema import document_request, document_response, validate_request, validate_response
 
 from core.tenancy import accounts
+from core.http.client import client_address
 from core.http.auth import current_principal, public, require
+from core.http.openapi import document_errors
 from core.kernel.errors import HubError
 from core.tenancy.models import User
 from core.builtin.schemas import (
@@ -43,6 +45,7 @@ async def login_body(hub: Hub, user: User) -> LoginResponse:
 @validate_request(RegisterRequest)
 @validate_response(UserResponse, 201)
 async def register(data: RegisterRequest):
+    """Create an account and, with it, a new organization whose admin it is."""
     hub = current_hub()
     user = await accounts.register(hub, **data.model_dump())
     return UserResponse(**user_body(hub, user)), 201
@@ -56,7 +59,9 @@ async def register(data: RegisterRequest):
 @public
 @validate_request(LoginRequest)
 @validate_response(LoginResponse)
+@document_errors(401)
 async def login(data: LoginRequest):
+    """Log in with email and password: an access token, a refresh token and the user."""
     return await _login(data)
 
 
@@ -64,20 +69,25 @@ async def login(data: LoginRequest):
 @public
 @validate_request(LoginRequest)
 @validate_response(LoginResponse)
+@document_errors(401)
 async def login_v1(data: LoginRequest):
+    """Log in (seed 003's path): an access token, a refresh token and the user."""
     return await _login(data)
 
 
 async def _login(data: LoginRequest) -> LoginResponse:
     hub = current_hub()
-    return await login_body(hub, await accounts.login(hub, data.email, data.password))
+    address = client_address(hub.settings.rate_limits.trusted_proxies)
+    return await login_body(hub, await accounts.login(hub, data.email, data.password, address))
 
 
 @bp.post("/api/auth/refresh")
 @public
 @validate_request(RefreshRequest)
 @validate_response(RefreshResponse)
+@document_errors(401)
 async def refresh(data: RefreshRequest):
+    """A new access token (and refresh token) for a refresh token, which is used up."""
     return await _refresh(data)
 
 
@@ -85,7 +95,9 @@ async def refresh(data: RefreshRequest):
 @public
 @validate_request(RefreshRequest)
 @validate_response(RefreshResponse)
+@document_errors(401)
 async def refresh_v1(data: RefreshRequest):
+    """A new access token for a refresh token (seed 003's path)."""
     return await _refresh(data)
 
 
@@ -96,17 +108,19 @@ async def _refresh(data: RefreshRequest) -> RefreshResponse:
 @bp.post("/api/auth/logout")
 @require("profile.read", allow_api_keys=False)
 @document_request(LogoutRequest)  # optional body, read by hand below
+@document_response(None, 204)
 async def logout():
+    """End the session: the access token is revoked, and the refresh token if it is given."""
     from quart import request
 
     # Whether a body came is known from the body itself: a chunked request has no
     # Content-Length, and silently ignoring its refresh_token would leave that token alive.
-    body = None
+    body = {}
     if (await request.get_data()).strip():
         if not request.is_json:
             raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
-        body = await request.get_json()  # malformed JSON: 400 VALIDATION_ERROR
-    data = LogoutRequest.model_validate(body if body is not None else {})
+        body = await request.get_json()  # malformed JSON: 400 VALIDATION_ERROR; `null` is no object: 400
+    data = LogoutRequest.model_validate(body)
     await accounts.logout(current_hub(), current_principal().token, data.refresh_token)
     return "", 204
 
@@ -115,6 +129,7 @@ async def logout():
 @require("profile.read")
 @validate_response(UserResponse)
 async def me():
+    """The calling user, with their role and permissions."""
     principal = current_principal()
     user = await User.get(id=principal.user_id)
     return UserResponse(**user_body(current_hub(), user))
@@ -124,6 +139,8 @@ async def me():
 @public
 @validate_request(AcceptInvitationRequest)
 @validate_response(LoginResponse)
+@document_errors(401)
 async def accept_invitation(data: AcceptInvitationRequest):
+    """Join an organization with an invitation token, choosing a password; logs in."""
     hub = current_hub()
     return await login_body(hub, await accounts.accept_invitation(hub, data.token, data.password))

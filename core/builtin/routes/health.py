@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from pydantic import BaseModel
 from quart import Blueprint
-from quart_schema import validate_response
+from quart_schema import document_response, validate_response
 
 from core.http.auth import public
 from core.kernel.db import ping
@@ -37,6 +38,7 @@ async def _run_check(check) -> str:
 @validate_response(HealthResponse, 200)
 @validate_response(HealthResponse, 503)
 async def health():
+    """The Hub's health (seed 003): each check's status, and 503 when a core check is unhealthy."""
     hub = current_hub()
     names = list(hub.health_checks)
     results = await asyncio.gather(*(_run_check(check) for _, check in hub.health_checks.values()))
@@ -61,6 +63,7 @@ async def health():
 @validate_response(ReadyResponse, 200)
 @validate_response(ReadyResponse, 503)
 async def ready():
+    """Whether the Hub can serve requests (its database answers): 200 or 503."""
     try:
         await asyncio.wait_for(ping(), CHECK_TIMEOUT_SECONDS)
     except Exception:
@@ -68,7 +71,13 @@ async def ready():
     return ReadyResponse(ready=True)
 
 
+class LivenessResponse(BaseModel):
+    status: str
+
+
 @bp.get("/healthz")
 @public
+@document_response(LivenessResponse)
 async def healthz():
+    """Liveness (n8n style): the process answers."""
     return {"status": "ok"}

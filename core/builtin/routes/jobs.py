@@ -12,19 +12,23 @@ Seed 002's workers API will be a view over the same rows (`core.jobs.job_body`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
-from quart import Blueprint, jsonify, request
+from pydantic import BaseModel, Field, StringConstraints
+from quart import Blueprint, jsonify
 from quart_schema import document_response, validate_response
 
-from core.jobs import api as jobs
 from core.http.auth import current_principal, require
-from core.kernel.errors import validation_error
+from core.http.openapi import document_errors
+from core.http.pagination import OffsetQuery, Pagination
+from core.http.query import CommaSeparated, validate_query
+from core.jobs import api as jobs
 from core.jobs.models import JOB_STATUSES, Job
-from core.http.pagination import paginate
 
 bp = Blueprint("core_jobs", __name__)
+
+JobStatus = Literal[JOB_STATUSES]
+JobType = Annotated[str, StringConstraints(max_length=100)]
 
 
 class JobResponse(BaseModel):
@@ -48,51 +52,41 @@ class JobResponse(BaseModel):
     completed_at: datetime | None
 
 
-class JobPagination(BaseModel):
-    limit: int
-    offset: int
-    hasMore: bool
-
-
 class JobList(BaseModel):
     jobs: list[JobResponse]
     total: int
-    pagination: JobPagination
+    pagination: Pagination
 
 
-def _list_param(name: str, allowed: tuple[str, ...] | None = None) -> list[str]:
-    raw = request.args.get(name, "")
-    values = [part.strip() for part in raw.split(",") if part.strip()]
-    for value in values:
-        if allowed is not None and value not in allowed:
-            raise validation_error(name, f"must be one of {', '.join(allowed)} (got {value!r})")
-        if len(value) > 100:
-            raise validation_error(name, "too long")
-    return values
+class JobQuery(OffsetQuery):
+    status: CommaSeparated[JobStatus] = Field([], max_length=len(JOB_STATUSES),
+                                              description="Only jobs in these states (comma-separated)")
+    type: CommaSeparated[JobType] = Field([], max_length=50, description="Only jobs of these types (comma-separated)")
+    job_type: CommaSeparated[JobType] = Field([], max_length=50, description="Seed 002's name for `type`")
 
 
 @bp.get("/api/v1/jobs")
 @require("jobs.read")
+@validate_query(JobQuery)
 @document_response(JobList)
-async def list_jobs():
-    page = paginate("offset")
+async def list_jobs(query_args: JobQuery):
+    """The organization's background jobs, newest first."""
+    page = query_args.page()
     query = Job.for_org(current_principal().org_id)
-    statuses = _list_param("status", JOB_STATUSES)
-    if statuses:
-        query = query.filter(status__in=statuses)
-    types = _list_param("type") or _list_param("job_type")
+    if query_args.status:
+        query = query.filter(status__in=query_args.status)
+    types = query_args.type or query_args.job_type
     if types:
         query = query.filter(type__in=types)
-    total = await query.count()
-    rows = await query.order_by("-created_at", "-id").offset(page.offset).limit(page.limit)
-    body = {"jobs": [jobs.job_body(job) for job in rows], "total": total, "pagination": page.info(total)}
-    return page.respond(body, total)
+    rows, total = await page.fetch(query, "-created_at")
+    return page.listing("jobs", [jobs.job_body(job) for job in rows], total)
 
 
 @bp.get("/api/v1/jobs/<job_id>")
 @require("jobs.read")
 @validate_response(JobResponse)
 async def get_job(job_id: str):
+    """One job: its status, progress and result."""
     job = await Job.get_for_org(current_principal().org_id, job_id, "Job")
     return JobResponse(**jobs.job_body(job))
 
@@ -100,7 +94,11 @@ async def get_job(job_id: str):
 @bp.delete("/api/v1/jobs/<job_id>")
 @require("jobs.manage")
 @document_response(JobResponse, 200)
+@document_response(JobResponse, 202)
+@document_errors(409)
 async def cancel_job(job_id: str):
+    """Cancel a job: 200 when it is now cancelled, 202 when it runs and was asked to stop, 409
+    when it had already finished."""
     job, finished = await jobs.cancel(current_principal().org_id, job_id)
     response = jsonify(jobs.job_body(job))
     response.status_code = 200 if finished else 202

@@ -13,9 +13,10 @@ from quart import Blueprint
 from quart_schema import document_response, validate_request, validate_response
 
 from core.http.auth import current_principal, require
+from core.http.pagination import OffsetQuery, SkipQuery
+from core.http.query import validate_query
 from core.kernel.errors import not_found, validation_error
 from core.tenancy.models import ApiKey, ApiKeyUsage
-from core.http.pagination import paginate
 from core.builtin.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -95,17 +96,20 @@ async def create_key(name: str, scopes: list[str], expires_days: int | None) -> 
 @validate_request(KeyCreate)
 @validate_response(KeyCreated, 201)
 async def create(data: KeyCreate):
+    """Create an API key; the key itself is shown only in this response."""
     key, secret = await create_key(data.name, _check_scopes(data.scopes, "scopes"), data.expires_days)
     return KeyCreated(**key_body(key), key=secret), 201
 
 
 @bp.get("/api/v1/keys")
 @require("keys.manage", allow_api_keys=False)
-async def list_keys():
-    page = paginate("skip", default_limit=100)
-    query = _visible_keys()
-    total = await query.count()
-    keys = await query.order_by("-created_at", "id").offset(page.offset).limit(page.limit)
+@validate_query(SkipQuery)
+@document_response(list[KeyResponse])
+async def list_keys(query_args: SkipQuery):
+    """The caller's API keys (an admin's: the organization's), newest first, as a bare list
+    (seed 002); the total is in X-Total-Count."""
+    page = query_args.page(default_limit=100)
+    keys, total = await page.fetch(_visible_keys(), "-created_at")
     return page.respond([KeyResponse(**key_body(k)).model_dump(mode="json") for k in keys], total)
 
 
@@ -113,6 +117,7 @@ async def list_keys():
 @require("keys.manage", allow_api_keys=False)
 @validate_response(KeyResponse)
 async def get_key(key_id: str):
+    """One API key (never the key itself)."""
     return KeyResponse(**key_body(await _visible_key(key_id)))
 
 
@@ -121,6 +126,7 @@ async def get_key(key_id: str):
 @validate_request(KeyUpdate)
 @validate_response(KeyResponse)
 async def update_key(key_id: str, data: KeyUpdate):
+    """Rename a key, change its scopes or expiry, or switch it off and on."""
     key = await _visible_key(key_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("scopes") is not None:
@@ -139,7 +145,9 @@ async def update_key(key_id: str, data: KeyUpdate):
 
 @bp.delete("/api/v1/keys/<key_id>")
 @require("keys.manage", allow_api_keys=False)
+@document_response(None, 204)
 async def revoke_key(key_id: str):
+    """Revoke a key for good."""
     key = await _visible_key(key_id)
     key.is_active = False
     key.revoked_at = key.revoked_at or now()
@@ -151,6 +159,7 @@ async def revoke_key(key_id: str):
 @require("keys.manage", allow_api_keys=False)
 @validate_response(KeyUsage)
 async def key_usage(key_id: str):
+    """Requests made with a key: totals, failures, latency, and counts per endpoint."""
     key = await _visible_key(key_id)
     await current_hub().extensions["key_usage"].flush()
     rows = await ApiKeyUsage.filter(key_id=key.id).order_by("endpoint")
@@ -169,12 +178,12 @@ async def key_usage(key_id: str):
 
 @bp.get("/api/v1/api-keys")
 @require("keys.manage", allow_api_keys=False)
+@validate_query(OffsetQuery)
 @document_response(ApiKeyList)
-async def list_api_keys():
-    page = paginate("offset", default_limit=100)
-    query = _visible_keys()
-    total = await query.count()
-    keys = await query.order_by("-created_at", "id").offset(page.offset).limit(page.limit)
+async def list_api_keys(query_args: OffsetQuery):
+    """The caller's API keys in seed 003's shape, newest first; the total is in X-Total-Count."""
+    page = query_args.page(default_limit=100)
+    keys, total = await page.fetch(_visible_keys(), "-created_at")
     body = ApiKeyList(keys=[
         ApiKeySummary(
             id=k.id, name=k.name, key_prefix=k.key_prefix, created_at=k.created_at, last_used_at=k.last_used_at,
@@ -190,5 +199,6 @@ async def list_api_keys():
 @validate_request(ApiKeyCreate)
 @validate_response(ApiKeyCreated, 201)
 async def create_api_key(data: ApiKeyCreate):
+    """Create an API key in seed 003's form (`permissions` are its scopes)."""
     key, secret = await create_key(data.name, _check_scopes(data.permissions, "permissions"), None)
     return ApiKeyCreated(id=key.id, name=key.name, key=secret, created_at=key.created_at), 201

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart_schema import document_response, validate_request, validate_response
 
 from core.http.auth import current_principal, require
+from core.http.openapi import document_errors
+from core.http.pagination import OffsetQuery
+from core.http.query import validate_query
 from core.kernel.errors import HubError, not_found
 from core.tenancy.models import PluginState
-from core.http.pagination import paginate
 from core.kernel.plugins import PluginInfo
 from core.builtin.schemas import PluginList, PluginResponse, PluginUpdate
 from core.kernel.hub import current_hub
@@ -25,21 +27,26 @@ def plugin_body(info: PluginInfo, enabled: bool) -> PluginResponse:
 
 @bp.get("/api/v1/plugins")
 @require("plugins.manage")
-async def list_plugins():
+@validate_query(OffsetQuery)
+@document_response(PluginList)
+async def list_plugins(query_args: OffsetQuery):
+    """The plugins this Hub runs, by name, and whether each is on for the organization."""
     hub = current_hub()
-    page = paginate("offset")
+    page = query_args.page()
     disabled = await hub.disabled_for_org(current_principal().org_id)
     infos = sorted(hub.plugins.values(), key=lambda info: info.name)
-    shown = infos[page.offset : page.offset + page.limit]
-    body = PluginList(plugins=[plugin_body(i, i.name not in disabled) for i in shown], total=len(infos))
-    return page.respond(body.model_dump(mode="json"), len(infos))
+    rows = [plugin_body(i, i.name not in disabled).model_dump(mode="json") for i in page.cut(infos)]
+    return page.listing("plugins", rows, len(infos))
 
 
 @bp.put("/api/v1/plugins/<name>")
 @require("plugins.manage", allow_api_keys=False)
 @validate_request(PluginUpdate)
 @validate_response(PluginResponse)
+@document_errors(409)
 async def switch_plugin(name: str, data: PluginUpdate):
+    """Switch a plugin on or off for the organization (409 when plugins it needs are off, or
+    plugins that are on need it)."""
     hub = current_hub()
     org_id = current_principal().org_id
     info = hub.plugins.get(name)
@@ -61,5 +68,5 @@ async def switch_plugin(name: str, data: PluginUpdate):
             raise HubError("CONFLICT", f"Plugin {name!r} is needed by other plugins", {"required_by": dependents})
         disabled.add(name)
     await PluginState.update_or_create(defaults={"enabled": data.enabled}, org_id=org_id, plugin=name)
-    hub.forget_plugin_states(org_id)
+    await hub.tenants.invalidate(org_id)
     return plugin_body(info, data.enabled)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart_schema import document_response, validate_request, validate_response
 from tortoise.transactions import in_transaction
 
 from core.tenancy import accounts
 from core.http.auth import current_principal, require
+from core.http.openapi import document_errors
+from core.http.pagination import OffsetQuery
+from core.http.query import validate_query
 from core.kernel.errors import HubError, not_found
 from core.tenancy.models import ApiKey, Organization, User
-from core.http.pagination import paginate
 from core.builtin.schemas import (
     MemberCreate,
     MemberList,
@@ -44,6 +46,7 @@ def member_body(user: User, invite_token: str | None = None) -> MemberResponse:
 @require("tenant.read")
 @validate_response(TenantResponse)
 async def get_tenant():
+    """The caller's organization."""
     return tenant_body(await Organization.get(id=current_principal().org_id))
 
 
@@ -52,6 +55,7 @@ async def get_tenant():
 @validate_request(TenantUpdate)
 @validate_response(TenantResponse)
 async def update_tenant(data: TenantUpdate):
+    """Rename the organization or replace its settings."""
     organization = await Organization.get(id=current_principal().org_id)
     for field, value in data.model_dump(exclude_none=True).items():
         setattr(organization, field, value)
@@ -78,13 +82,13 @@ async def _member(user_id: str) -> User:
 
 @bp.get("/api/v1/tenant/members")
 @require("members.read")
-async def list_members():
-    page = paginate("offset")
-    query = _members()
-    total = await query.count()
-    users = await query.order_by("created_at", "id").offset(page.offset).limit(page.limit)
-    body = MemberList(members=[member_body(u) for u in users], total=total)
-    return page.respond(body.model_dump(mode="json"), total)
+@validate_query(OffsetQuery)
+@document_response(MemberList)
+async def list_members(query_args: OffsetQuery):
+    """The organization's members, oldest first (invited ones too)."""
+    page = query_args.page()
+    users, total = await page.fetch(_members(), "created_at")
+    return page.listing("members", [member_body(u).model_dump(mode="json") for u in users], total)
 
 
 @bp.post("/api/v1/tenant/members")
@@ -92,6 +96,7 @@ async def list_members():
 @validate_request(MemberCreate)
 @validate_response(MemberResponse, 201)
 async def add_member(data: MemberCreate):
+    """Add a member with a password, or invite one (the invitation token is shown once)."""
     user, invite_token = await accounts.create_member(
         current_hub(), current_principal().org_id, **data.model_dump()
     )
@@ -114,7 +119,9 @@ async def _ensure_an_admin_remains(user: User) -> None:
 @require("members.manage", allow_api_keys=False)
 @validate_request(MemberUpdate)
 @validate_response(MemberResponse)
+@document_errors(409)
 async def change_role(user_id: str, data: MemberUpdate):
+    """Give a member another role (409 when that would leave the organization without an admin)."""
     async with in_transaction():
         await _lock_organization()
         user = await _member(user_id)
@@ -127,7 +134,10 @@ async def change_role(user_id: str, data: MemberUpdate):
 
 @bp.delete("/api/v1/tenant/members/<user_id>")
 @require("members.manage", allow_api_keys=False)
+@document_response(None, 204)
+@document_errors(409)
 async def remove_member(user_id: str):
+    """Remove a member: their sessions and API keys end (409 for the last admin)."""
     async with in_transaction():
         await _lock_organization()
         user = await _member(user_id)

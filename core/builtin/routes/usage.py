@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel
-from quart import Blueprint, request
-from quart_schema import document_querystring, validate_response
+from pydantic import BaseModel, BeforeValidator, Field
+from quart import Blueprint
+from quart_schema import validate_response
 
 from core.http.auth import current_principal, require
+from core.http.query import Blankable, Query, validate_query
 from core.kernel.errors import validation_error
 from core.ops.metering import API_CALLS, API_LATENCY, current_meter, month_bounds, quota_exempt, utc_today
 
@@ -21,9 +23,18 @@ bp = Blueprint("core_usage", __name__)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class UsageQuery(BaseModel):
-    start_date: date | None = None  # YYYY-MM-DD, default: the first day of this month (UTC)
-    end_date: date | None = None  # YYYY-MM-DD, default: today (UTC)
+def _day_only(value: Any) -> Any:
+    if isinstance(value, str) and not _DATE.match(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+Day = Blankable[Annotated[date, BeforeValidator(_day_only)]]
+
+
+class UsageQuery(Query):
+    start_date: Day = Field(None, description="YYYY-MM-DD, UTC; default: the first day of this month")
+    end_date: Day = Field(None, description="YYYY-MM-DD, UTC, inclusive; default: today")
 
 
 class UsagePeriod(BaseModel):
@@ -50,27 +61,16 @@ class UsageResponse(BaseModel):
     quota: UsageQuota
 
 
-def _date_argument(name: str, default: date) -> date:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    if not _DATE.match(value):
-        raise validation_error(name, "must be a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise validation_error(name, "is not a valid date") from None
-
-
 @bp.get("/api/v1/usage")
 @require("usage.read")
 @quota_exempt
-@document_querystring(UsageQuery)
+@validate_query(UsageQuery)
 @validate_response(UsageResponse)
-async def get_usage():
+async def get_usage(query_args: UsageQuery):
+    """The organization's usage over a period (default: this month so far) and its quota."""
     today = utc_today()
-    start = _date_argument("start_date", month_bounds(today)[0])
-    end = _date_argument("end_date", today)
+    start = query_args.start_date or month_bounds(today)[0]
+    end = query_args.end_date or today
     if end < start:
         raise validation_error("end_date", "must not be before start_date")
     org_id = current_principal().org_id

@@ -19,25 +19,27 @@ the SSRF guard (core/ssrf.py) here and again on every delivery.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from quart import Blueprint, request
 from quart_schema import document_request, document_response, validate_request, validate_response
 
 from core.events import ssrf
 from core.events import webhooks
 from core.http.auth import current_principal, require
+from core.http.pagination import OffsetQuery, Pagination
+from core.http.query import Blankable, validate_query
 from core.kernel.errors import HubError, not_found, validation_error
 from core.events.models import Webhook, WebhookDelivery
-from core.http.pagination import paginate
 from core.kernel.hub import current_hub
 
 bp = Blueprint("core_webhooks", __name__)
 
 PERMISSION = "webhooks.manage"
-DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+EventPattern = Annotated[str, StringConstraints(max_length=100)]  # checked by webhooks.valid_event_pattern
 
 
 # -- schemas ------------------------------------------------------------------------------
@@ -66,7 +68,9 @@ class TestDelivery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: str = Field(default=webhooks.TEST_EVENT, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-    data: dict[str, Any] | None = None
+    # the test delivery's payload, sent once and kept in its delivery log
+    data: dict[str, Any] | None = Field(default=None, json_schema_extra={
+        "x-bounded-by": "the request body's size ([http] max_body_bytes); sent as given, never iterated"})
 
 
 class Redeliver(BaseModel):
@@ -88,7 +92,7 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2048)
-    events: list[str] = Field(min_length=1, max_length=100, description='event types, "*" or "prefix.*"')
+    events: list[EventPattern] = Field(min_length=1, max_length=100, description='event types, "*" or "prefix.*"')
     secret: str | None = Field(default=None, min_length=16, max_length=255,
                                description="HMAC key; generated (and shown once) when omitted")
     description: str = Field(default="", max_length=255)
@@ -104,7 +108,7 @@ class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, min_length=1, max_length=2048)
-    events: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    events: list[EventPattern] | None = Field(default=None, min_length=1, max_length=100)
     secret: str | None = Field(default=None, min_length=16, max_length=255)
     description: str | None = Field(default=None, max_length=255)
     is_active: bool | None = None
@@ -132,12 +136,6 @@ class WebhookCreated(WebhookOut):
     secret: str = Field(description="The signing secret. Shown only in this response.")
 
 
-class Pagination(BaseModel):
-    limit: int
-    offset: int
-    hasMore: bool
-
-
 class WebhookList(BaseModel):
     webhooks: list[WebhookOut]
     total: int
@@ -158,7 +156,7 @@ class DeliveryOut(BaseModel):
     webhook_id: UUID
     event: str
     event_id: str
-    status: Literal["pending", "succeeded", "failed"]
+    status: DeliveryStatus
     attempts: int
     response_status: int | None
     response_body: str | None
@@ -178,6 +176,11 @@ class DeliveryList(BaseModel):
     deliveries: list[DeliveryOut]
     total: int
     pagination: Pagination
+
+
+class DeliveryQuery(OffsetQuery):
+    status: Blankable[DeliveryStatus] = Field(None, description="Only deliveries in this state")
+    event: Blankable[str] = Field(None, max_length=100, description="Only deliveries of this event type")
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -216,12 +219,12 @@ async def checked_url(url: str) -> str:
 
 async def optional_body(model: type[BaseModel]) -> BaseModel:
     """A body that may be left out (then the model's defaults); if sent, it must be JSON."""
-    body = None
+    body = {}
     if (await request.get_data()).strip():
         if not request.is_json:
             raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
         body = await request.get_json()  # malformed JSON: 400 VALIDATION_ERROR
-    return model.model_validate(body if body is not None else {})  # ValidationError: 400
+    return model.model_validate(body)  # ValidationError (`null`, a list, ...): 400
 
 
 async def _webhook(webhook_id: str) -> Webhook:
@@ -243,6 +246,7 @@ async def _delivery(hook: Webhook, delivery_id: str) -> WebhookDelivery:
 @validate_request(WebhookCreate)
 @validate_response(WebhookCreated, 201)
 async def create_webhook(data: WebhookCreate):
+    """Register a webhook; its signing secret (given, or generated) is shown only here."""
     principal = current_principal()
     secret = data.secret or webhooks.new_secret()
     hook = await Webhook.create(
@@ -254,22 +258,20 @@ async def create_webhook(data: WebhookCreate):
 
 @bp.get("/api/v1/webhooks")
 @require(PERMISSION)
+@validate_query(OffsetQuery)
 @document_response(WebhookList)
-async def list_webhooks():
-    page = paginate("offset")
-    query = Webhook.for_org(current_principal().org_id)
-    total = await query.count()
-    hooks = await query.order_by("-created_at", "id").offset(page.offset).limit(page.limit)
-    body = WebhookList(
-        webhooks=[WebhookOut(**webhook_body(h)) for h in hooks], total=total, pagination=Pagination(**page.info(total))
-    )
-    return page.respond(body.model_dump(mode="json"), total)
+async def list_webhooks(query_args: OffsetQuery):
+    """The organization's webhooks, newest first."""
+    page = query_args.page()
+    hooks, total = await page.fetch(Webhook.for_org(current_principal().org_id), "-created_at")
+    return page.listing("webhooks", [WebhookOut(**webhook_body(h)).model_dump(mode="json") for h in hooks], total)
 
 
 @bp.get("/api/v1/webhooks/<webhook_id>")
 @require(PERMISSION)
 @validate_response(WebhookOut)
 async def get_webhook(webhook_id: str):
+    """One webhook (its secret only as a hint)."""
     return WebhookOut(**webhook_body(await _webhook(webhook_id)))
 
 
@@ -278,6 +280,7 @@ async def get_webhook(webhook_id: str):
 @validate_request(WebhookUpdate)
 @validate_response(WebhookOut)
 async def update_webhook(webhook_id: str, data: WebhookUpdate):
+    """Change a webhook's URL, events, secret, description or whether it is active."""
     hook = await _webhook(webhook_id)
     changes = data.model_dump(exclude_unset=True)
     for name in ("events", "description", "is_active", "secret"):
@@ -291,7 +294,9 @@ async def update_webhook(webhook_id: str, data: WebhookUpdate):
 
 @bp.delete("/api/v1/webhooks/<webhook_id>")
 @require(PERMISSION)
+@document_response(None, 204)
 async def delete_webhook(webhook_id: str):
+    """Delete a webhook and its delivery log."""
     hook = await _webhook(webhook_id)
     await WebhookDelivery.filter(org_id=hook.org_id, webhook_id=hook.id).delete()
     await hook.delete()
@@ -304,8 +309,8 @@ async def delete_webhook(webhook_id: str):
 @validate_response(WebhookCreated)
 async def rotate_secret(webhook_id: str):
     """Replace the signing secret (given, or generated) and show it once."""
+    hook = await _webhook(webhook_id)  # another organization's: 404, whatever the body
     data = await optional_body(SecretRotate)
-    hook = await _webhook(webhook_id)
     hook.secret = data.secret or webhooks.new_secret()
     await hook.save(update_fields=["secret", "updated_at"])
     return WebhookCreated(**webhook_body(hook), secret=hook.secret)
@@ -318,8 +323,8 @@ async def rotate_secret(webhook_id: str):
 async def test_webhook(webhook_id: str):
     """Send one signed delivery (`webhook.test` unless `event` says otherwise) to an active
     webhook now, whatever its `events`, and answer with the recorded attempt (no retries)."""
+    hook = await _webhook(webhook_id)  # another organization's: 404, whatever the body
     data = await optional_body(TestDelivery)
-    hook = await _webhook(webhook_id)
     if not hook.is_active:
         raise validation_error("is_active", "the webhook is inactive")
     hub = current_hub()
@@ -332,31 +337,26 @@ async def test_webhook(webhook_id: str):
 
 @bp.get("/api/v1/webhooks/<webhook_id>/deliveries")
 @require(PERMISSION)
+@validate_query(DeliveryQuery)
 @document_response(DeliveryList)
-async def list_deliveries(webhook_id: str):
+async def list_deliveries(webhook_id: str, query_args: DeliveryQuery):
+    """A webhook's delivery log, newest first."""
     hook = await _webhook(webhook_id)
-    page = paginate("offset")
+    page = query_args.page()
     query = WebhookDelivery.for_org(hook.org_id).filter(webhook_id=hook.id)
-    status = request.args.get("status")
-    if status:
-        if status not in DELIVERY_STATUSES:
-            raise validation_error("status", f"must be one of {', '.join(DELIVERY_STATUSES)}")
-        query = query.filter(status=status)
-    event = request.args.get("event")
-    if event:
-        query = query.filter(event=event)
-    total = await query.count()
-    rows = await query.order_by("-created_at", "-id").offset(page.offset).limit(page.limit)
-    body = DeliveryList(
-        deliveries=[DeliveryOut(**delivery_body(d)) for d in rows], total=total, pagination=Pagination(**page.info(total))
-    )
-    return page.respond(body.model_dump(mode="json"), total)
+    if query_args.status:
+        query = query.filter(status=query_args.status)
+    if query_args.event:
+        query = query.filter(event=query_args.event)
+    rows, total = await page.fetch(query, "-created_at")
+    return page.listing("deliveries", [DeliveryOut(**delivery_body(d)).model_dump(mode="json") for d in rows], total)
 
 
 @bp.get("/api/v1/webhooks/<webhook_id>/deliveries/<delivery_id>")
 @require(PERMISSION)
 @validate_response(DeliveryDetail)
 async def get_delivery(webhook_id: str, delivery_id: str):
+    """One delivery, with its payload and every attempt."""
     hook = await _webhook(webhook_id)
     return DeliveryDetail(**delivery_body(await _delivery(hook, delivery_id), detail=True))
 

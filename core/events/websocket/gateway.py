@@ -18,7 +18,6 @@ from core.events.websocket.slots import LEASE_RENEW_SECONDS, LEASE_SECONDS, SLOT
 from core.events.websocket.topics import Topic, matches_any
 from core.kernel.errors import HubError
 from core.kernel.hub import current_hub
-from core.tenancy.models import Organization
 
 log = logging.getLogger("hub.websocket")
 
@@ -272,7 +271,7 @@ class Gateway:
     # -- sockets -----------------------------------------------------------------------------
 
     async def connection_limit(self, org_id: Any) -> tuple[str, int]:
-        plan = await Organization.filter(id=org_id).first().values_list("plan", flat=True) or ""
+        plan = await self.hub.tenants.plan(org_id)
         limit = self.settings.connection_limits.get(plan, self.settings.default_connection_limit)
         for _, result in await self.hub.acall("hub_plan_limits", plan=plan):
             if isinstance(result, dict) and result.get("websocket_connections") is not None:

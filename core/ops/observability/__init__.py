@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -37,8 +38,11 @@ import time
 
 from quart import Quart, Response, g, request, websocket
 from quart.wrappers.response import DataBody
+from quart_schema import document_response
 
 from core.http.auth import public
+from core.http.client import client_address
+from core.http.openapi import Text, document_errors
 from core.http.pipeline import Stage
 from core.kernel.errors import HubError
 from core.ops.observability import metrics as _metrics
@@ -141,15 +145,25 @@ def install(app: Quart, hub) -> Stage:
     if metrics is None:
         return stage
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    trusted_proxies = hub.settings.rate_limits.trusted_proxies
 
     @public
+    @document_errors(401, 403)
+    @document_response(Text("text/plain"))  # Prometheus text, not JSON
     async def prometheus_metrics():
-        """Prometheus metrics of every worker process (text exposition format)."""
+        """Prometheus metrics of every worker process (text exposition format).
+
+        With `[observability] metrics_token` set it needs `Authorization: Bearer <token>`;
+        without, only clients on this machine may read it (unless `metrics_public = true`)."""
         if token is not None:
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
                 raise HubError("AUTHENTICATION_FAILED", "A valid metrics token is required",
                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        elif not settings.metrics_public and not _local(client_address(trusted_proxies)):
+            raise HubError("FORBIDDEN", "Metrics are readable from this machine only; set "
+                           "[observability] metrics_token to scrape them from elsewhere",
+                           {"reason": "metrics_token not set"})
         accept = request.headers.get("Accept")
         if metrics.directory:  # reads every worker's files
             body, content_type = await asyncio.to_thread(metrics.render, accept)
@@ -159,3 +173,14 @@ def install(app: Quart, hub) -> Stage:
 
     app.add_url_rule("/metrics", "prometheus_metrics", prometheus_metrics, methods=["GET"])
     return stage
+
+
+def _local(address: str) -> bool:
+    """A loopback address, or no peer at all (an in-process ASGI caller such as a test client,
+    which has no `client` in its scope)."""
+    if request.scope.get("client") is None:
+        return True
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False

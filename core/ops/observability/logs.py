@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,7 +71,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Readable lines for development (`[observability] json_logs = false`), same facts."""
+    """Readable lines (on a terminal, or `[observability] log_format = "text"`), same facts."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -90,11 +91,20 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+def log_format(settings) -> str:
+    """"json" or "text": as `[observability] log_format` says, or for "auto" text when stderr
+    is a terminal (someone reads it) and JSON otherwise (a log collector does)."""
+    chosen = settings.observability.log_format
+    if chosen != "auto":
+        return chosen
+    return "text" if sys.stderr.isatty() else "json"
+
+
 def logging_config(settings) -> dict[str, Any]:
     """A `logging.config.dictConfig` dict: the root logger writes to stderr, as JSON or text;
     hypercorn's error log goes through the same handler."""
     observability = settings.observability
-    if observability.json_logs:
+    if log_format(settings) == "json":
         formatter = {"()": "core.ops.observability.logs.JsonFormatter", "service": observability.service_name}
     else:
         formatter = {"()": "core.ops.observability.logs.TextFormatter"}

@@ -7,6 +7,7 @@ grammar.py   tool JSON schemas -> bounded llama.cpp grammar, so every tool call 
 prompts.py   chat formats (xLAM, <tools> XML tags): prompt in, tool calls out
 routes.py    /v1/chat/completions, /v1/models, /v1/functions (OpenAI-shaped errors), /api/ai/completions
 agents.py    agents, the tool loop and run records; agent_routes.py: /api/agents, ai-performance
+commands.py  `hub llm fetch-model`
 """
 
 from __future__ import annotations
@@ -52,20 +53,22 @@ def hub_event_types(register):
         register(name, payload, description, permission="llm.agents.read", seed=seed)
 
 
-def hub_health_checks(register):
+def hub_health_checks(register, hub):
     from plugins.ml.llm.runtime import health
 
-    register("llm", health)
+    async def llm() -> str:
+        return await health(hub)
+
+    register("llm", llm)
 
 
-def hub_startup(hub):
-    # Generation outside a request (jobs, agents run in the background) finds the model too.
-    from plugins.ml.llm.runtime import configure
+def hub_commands(register):
+    from plugins.ml.llm.commands import register_commands
 
-    configure(hub.plugin_settings("llm"), hub.settings.data_dir)
+    register_commands(register)
 
 
-async def hub_shutdown(app):
-    from plugins.ml.llm.runtime import close_models
+async def hub_shutdown(hub):
+    from plugins.ml.llm.runtime import close_runtime
 
-    await close_models()
+    await close_runtime(hub)

@@ -4,55 +4,44 @@ GET /api/analytics/ai-performance (one exact path next to the CRM plugin's
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-
-from quart import Blueprint, request
+from quart import Blueprint
 from quart_schema import document_response, validate_request
 
-from core import current_org_id, current_principal, paginate, require, validation_error
+from core import (
+    OffsetQuery,
+    current_org_id,
+    current_principal,
+    document_errors,
+    require,
+    validate_query,
+    validation_error,
+)
 from plugins.ml.llm import agents
 from plugins.ml.llm.agent_schemas import (
     AgentCreate,
     AgentList,
     AgentOut,
+    AgentQuery,
     AgentUpdate,
     AIPerformance,
     ExecuteRequest,
     ExecuteResponse,
+    PerformanceQuery,
     RunList,
 )
 
 bp = Blueprint("llm_agents", __name__)
 
 
-def _choice(name: str, allowed) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        raise validation_error(name, f"must be one of {', '.join(sorted(allowed))}")
-    return value
-
-
-def _date(name: str) -> date | None:
-    """A UTC day from `YYYY-MM-DD` or an ISO 8601 date-time."""
-    value = request.args.get(name) or None
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise validation_error(name, "must be a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
-    return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).date()
-
-
 @bp.get("/api/agents")
 @require("llm.agents.read")
+@validate_query(AgentQuery)
 @document_response(AgentList)
-async def list_agents():
-    page = paginate("offset")
-    status = _choice("status", {"active", "inactive"})
-    agent_type = (request.args.get("type") or "").strip().lower() or None
-    rows, total = await agents.list_agents(current_org_id(), page, status, agent_type)
-    return page.respond({"agents": rows, "total": total, "pagination": page.info(total)}, total)
+async def list_agents(query_args: AgentQuery):
+    """The organization's agents, newest first, with their performance."""
+    page = query_args.page()
+    rows, total = await agents.list_agents(current_org_id(), page, query_args.status, query_args.type)
+    return page.listing("agents", rows, total, camel=True)
 
 
 @bp.post("/api/agents")
@@ -60,6 +49,7 @@ async def list_agents():
 @validate_request(AgentCreate)
 @document_response(AgentOut, 201)
 async def create_agent(data: AgentCreate):
+    """Create an agent: its type, capabilities (hub functions) and model settings."""
     return await agents.create_agent(current_org_id(), current_principal().user_id, data.model_dump()), 201
 
 
@@ -67,6 +57,7 @@ async def create_agent(data: AgentCreate):
 @require("llm.agents.read")
 @document_response(AgentOut)
 async def get_agent(agent_id: str):
+    """One agent, with its performance."""
     return await agents.get_agent(current_org_id(), agent_id)
 
 
@@ -75,6 +66,7 @@ async def get_agent(agent_id: str):
 @validate_request(AgentUpdate)
 @document_response(AgentOut)
 async def update_agent(agent_id: str, data: AgentUpdate):
+    """Change an agent (its config is merged, not replaced)."""
     changes = data.model_dump(exclude_unset=True)
     if data.config is not None:
         changes["config"] = data.config.model_dump(exclude_unset=True)
@@ -83,7 +75,9 @@ async def update_agent(agent_id: str, data: AgentUpdate):
 
 @bp.delete("/api/agents/<agent_id>")
 @require("llm.agents.delete")
+@document_response(None, 204)
 async def delete_agent(agent_id: str):
+    """Delete an agent (its runs stay, for the cost and savings history)."""
     await agents.delete_agent(current_org_id(), agent_id)
     return "", 204
 
@@ -92,24 +86,31 @@ async def delete_agent(agent_id: str):
 @require("llm.agents.execute")
 @validate_request(ExecuteRequest)
 @document_response(ExecuteResponse)
+@document_errors(409, 503)
 async def execute_agent(agent_id: str, data: ExecuteRequest):
+    """Run the agent on a message: a bounded loop of model steps and function calls, with the
+    caller's permissions (409 for an inactive agent)."""
     return await agents.execute(current_principal(), agent_id, data.input.model_dump())
 
 
 @bp.get("/api/agents/<agent_id>/runs")
 @require("llm.agents.read")
+@validate_query(OffsetQuery)
 @document_response(RunList)
-async def list_runs(agent_id: str):
-    page = paginate("offset")
+async def list_runs(agent_id: str, query_args: OffsetQuery):
+    """An agent's runs, newest first."""
+    page = query_args.page()
     rows, total = await agents.list_runs(current_org_id(), agent_id, page)
-    return page.respond({"runs": rows, "total": total, "pagination": page.info(total)}, total)
+    return page.listing("runs", rows, total, camel=True)
 
 
 @bp.get("/api/analytics/ai-performance")
 @require("llm.agents.read")
+@validate_query(PerformanceQuery)
 @document_response(AIPerformance)
-async def ai_performance():
-    start, end = _date("startDate"), _date("endDate")
+async def ai_performance(query_args: PerformanceQuery):
+    """Seed 004's AI performance: each agent's interactions, success, latency and cost, and overall."""
+    start, end = query_args.start_date, query_args.end_date
     if start and end and start > end:
         raise validation_error("startDate", "must not be after endDate")
     return await agents.ai_performance(current_org_id(), start, end)

@@ -7,14 +7,16 @@ each action has a `status` (and `result` or `error`)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
-from core import CamelModel, Timestamp
+from core import Blankable, CamelModel, CamelPagination, OffsetQuery, Query, Timestamp
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-AgentType = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+AgentType = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=32,
+                                             pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 FunctionName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 SystemPrompt = Annotated[str, StringConstraints(max_length=20_000)]
 Temperature = Annotated[float, Field(ge=0, le=2)]
@@ -118,16 +120,15 @@ class AgentOut(CamelModel):
     updated_at: Timestamp
 
 
-class PaginationOut(CamelModel):
-    limit: int
-    offset: int
-    has_more: bool
-
-
 class AgentList(CamelModel):
     agents: list[AgentOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
+
+
+class AgentQuery(OffsetQuery):
+    status: Blankable[Literal["active", "inactive"]] = None
+    type: Blankable[AgentType] = None
 
 
 # -- execution -----------------------------------------------------------------------------------
@@ -137,7 +138,8 @@ class ExecuteInput(CamelModel):
     message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8_000)]
     lead_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
     # free-form facts for the model (seed: previousInteractions, leadValue); JSON, at most 4 kB
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict, json_schema_extra={
+        "x-bounded-by": "at most 4,000 characters of JSON (checked below)"})
 
     @field_validator("context")
     @classmethod
@@ -215,7 +217,7 @@ class RunOut(CamelModel):
 class RunList(CamelModel):
     runs: list[RunOut]
     total: int
-    pagination: PaginationOut
+    pagination: CamelPagination
 
 
 # -- analytics -----------------------------------------------------------------------------------
@@ -244,6 +246,25 @@ class OverallPerformance(CamelModel):
 class AIPerformance(CamelModel):
     agents: list[AgentPerformance]
     overall: OverallPerformance
+
+
+def _utc_day(value: Any) -> Any:
+    """A UTC day from `YYYY-MM-DD` or an ISO 8601 date-time."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).date()
+
+
+UtcDay = Blankable[Annotated[date, BeforeValidator(_utc_day)]]
+
+
+class PerformanceQuery(Query):
+    start_date: UtcDay = Field(None, alias="startDate", description="From this day (UTC), inclusive")
+    end_date: UtcDay = Field(None, alias="endDate", description="To this day (UTC), inclusive")
 
 
 # -- events (hub_event_types) -----------------------------------------------------------------------

@@ -183,8 +183,7 @@ async def list_agents(org_id, page: Page, status: str | None = None, agent_type:
         query = query.filter(status=status)
     if agent_type:
         query = query.filter(type=agent_type)
-    total = await query.count()
-    agents = await query.order_by("-created_at", "-id").offset(page.offset).limit(page.limit)
+    agents, total = await page.fetch(query, "-created_at")
     performance = await _performance(org_id, [agent.id for agent in agents])
     return [agent_json(agent, performance.get(agent.id)) for agent in agents], total
 
@@ -322,8 +321,7 @@ def run_json(run: AgentRun) -> dict:
 async def list_runs(org_id, agent_id, page: Page) -> tuple[list[dict], int]:
     agent = await Agent.get_for_org(org_id, agent_id, "Agent")
     query = AgentRun.for_org(org_id).filter(agent_id=agent.id)
-    total = await query.count()
-    runs = await query.order_by("-created_at", "-id").offset(page.offset).limit(page.limit)
+    runs, total = await page.fetch(query, "-created_at")
     return [run_json(run) for run in runs], total
 
 

@@ -20,13 +20,15 @@ from quart_schema import RequestSchemaValidationError, document_response, valida
 
 from core import (
     HubError,
+    OffsetQuery,
     available_functions,
     current_hub,
     current_principal,
+    document_errors,
     openai_tool,
-    paginate,
     pydantic_details,
     require,
+    validate_query,
 )
 from plugins.ml.llm import runtime as llm
 from plugins.ml.llm.schemas import (
@@ -38,9 +40,10 @@ from plugins.ml.llm.schemas import (
     ModelCard,
     ModelList,
     NamedToolChoice,
+    OpenAIError,
 )
 
-bp = Blueprint("llm_openai", __name__)
+bp = document_errors(model=OpenAIError)(Blueprint("llm_openai", __name__))
 ai_bp = Blueprint("llm_ai", __name__)
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -77,6 +80,12 @@ async def _schema_error(error: RequestSchemaValidationError):
     cause = error.validation_error
     details = pydantic_details(cause) if hasattr(cause, "errors") else {"field": "body", "reason": str(cause)}
     return openai_error(400, "VALIDATION_ERROR", f"Invalid request: {details['field']}: {details['reason']}", details)
+
+
+@bp.errorhandler(UnicodeDecodeError)
+async def _bad_encoding(error: UnicodeDecodeError):
+    # the app's handler answers the Hub's envelope; under /v1 it is OpenAI's
+    return openai_error(400, "VALIDATION_ERROR", "Request body is not valid UTF-8", {"field": "body"})
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -132,7 +141,10 @@ async def _begin(runtime: llm.ModelRuntime, arguments: dict[str, Any]) -> None:
 @require("llm.chat")
 @validate_request(ChatCompletionRequest)
 @document_response(ChatCompletion)
+@document_errors(503)
 async def chat_completions(data: ChatCompletionRequest):
+    """OpenAI-compatible chat completion on the local model, with the caller's hub functions as
+    tools; `stream: true` answers server-sent events (`chat.completion.chunk`s, then `[DONE]`)."""
     runtime = llm.current_runtime()
     arguments = _chat_request(data)
     await _begin(runtime, arguments)
@@ -201,6 +213,7 @@ async def _stream_response(runtime: llm.ModelRuntime, arguments: dict[str, Any],
 @require("llm.models.read")
 @document_response(ModelList)
 async def list_models():
+    """The local model and its aliases (OpenAI's model list)."""
     runtime = llm.current_runtime()
     cards = [{"id": name, "object": "model", "created": runtime.created, "owned_by": "hub"}
              for name in (runtime.name, *runtime.settings.aliases)]
@@ -211,6 +224,7 @@ async def list_models():
 @require("llm.models.read")
 @document_response(ModelCard)
 async def get_model(model_id: str):
+    """One model by name or alias."""
     runtime = llm.current_runtime()
     runtime._check_model(model_id)
     return {"id": model_id, "object": "model", "created": runtime.created, "owned_by": "hub"}
@@ -218,13 +232,13 @@ async def get_model(model_id: str):
 
 @bp.get("/v1/functions")
 @require("llm.models.read")
+@validate_query(OffsetQuery)
 @document_response(FunctionList)
-async def list_functions():
+async def list_functions(query_args: OffsetQuery):
     """The hub functions the caller may use, as OpenAI tool schemas (from their pydantic models)."""
-    page = paginate("offset", default_limit=100)
+    page = query_args.page(default_limit=100)
     functions = sorted(await available_functions(current_hub(), current_principal()), key=lambda f: f.name)
-    tools = [openai_tool(f) for f in functions[page.offset: page.offset + page.limit]]
-    return page.respond({"object": "list", "data": tools}, len(functions))
+    return page.respond({"object": "list", "data": [openai_tool(f) for f in page.cut(functions)]}, len(functions))
 
 
 # -- /api/ai (seed 001, the Hub's error envelope) ---------------------------------------------
@@ -234,7 +248,9 @@ async def list_functions():
 @require("llm.chat")
 @validate_request(AIProcessingRequest)
 @document_response(AIProcessingResponse)
+@document_errors(503)
 async def ai_completions(data: AIProcessingRequest):
+    """Seed 001's AI processing: a prompt with optional context and functions, one completion."""
     runtime = llm.current_runtime()
     messages = []
     if data.context:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import importlib.util
 import logging
 import os
 import threading
@@ -39,14 +40,14 @@ from typing import Any, AsyncIterator, Callable
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import core  # noqa: E402
-from core import HubError  # noqa: E402
+from core import HubError, current_hub  # noqa: E402
 from plugins.ml.llm import grammar as grammars  # noqa: E402
 from plugins.ml.llm import prompts  # noqa: E402
 from plugins.ml.llm.settings import LLMSettings  # noqa: E402
 
 log = logging.getLogger("hub.llm")
 
-FETCH_HINT = "python scripts/fetch_model.py"
+FETCH_HINT = "hub llm fetch-model"
 
 
 # -- results ---------------------------------------------------------------------------------------
@@ -477,42 +478,36 @@ class _CallSplitter:
         return []
 
 
-# -- one runtime per model and process -------------------------------------------------------------
+# -- one runtime per Hub --------------------------------------------------------------------------
 
-_RUNTIMES: dict[tuple, ModelRuntime] = {}
-_RUNTIMES_LOCK = threading.Lock()
-_DEFAULT: tuple[LLMSettings, Path] | None = None
+EXTENSION = "llm.runtime"
 
 
 def runtime_from_settings(settings: LLMSettings, data_dir: Path | str = "data") -> ModelRuntime:
-    """The process-wide runtime for these settings (created on first use; the model itself is
-    loaded on the first generation). Usable from scripts without an app."""
-    key = (settings.model_dump_json(), str(Path(data_dir).resolve()))
-    with _RUNTIMES_LOCK:
-        runtime = _RUNTIMES.get(key)
-        if runtime is None or runtime._closed:
-            runtime = _RUNTIMES[key] = ModelRuntime(settings, data_dir)
-        return runtime
+    """A runtime of its own for scripts and benchmarks (the model loads on the first generation)."""
+    return ModelRuntime(settings, data_dir)
 
 
-def configure(settings: LLMSettings, data_dir: Path | str) -> None:
-    """Remember the settings for calls made outside a request (jobs, scripts)."""
-    global _DEFAULT
-    _DEFAULT = (settings, Path(data_dir))
+def runtime_of(hub: Any) -> ModelRuntime:
+    """The Hub's runtime for its current llm settings, created on first use (the model loads on
+    the first generation). Settings changed at run time get a runtime of their own."""
+    settings = hub.plugin_settings("llm")
+    runtimes = hub.extensions.setdefault(EXTENSION, {})
+    key = settings.model_dump_json()
+    runtime = runtimes.get(key)
+    if runtime is None or runtime._closed:
+        runtime = runtimes[key] = ModelRuntime(settings, hub.settings.data_dir)
+    return runtime
 
 
 def current_runtime() -> ModelRuntime:
-    from quart import has_app_context
+    """The runtime of the Hub handling the current request."""
+    return runtime_of(current_hub())
 
-    if has_app_context():
-        from core import current_hub
 
-        hub = current_hub()
-        if "llm" in hub.plugins:
-            return runtime_from_settings(hub.plugin_settings("llm"), hub.settings.data_dir)
-    if _DEFAULT is None:
-        raise unavailable("The LLM plugin is not configured in this process", 60, setting="plugins.llm")
-    return runtime_from_settings(*_DEFAULT)
+async def close_runtime(hub: Any) -> None:
+    for runtime in hub.extensions.pop(EXTENSION, {}).values():
+        await asyncio.get_running_loop().run_in_executor(None, runtime.close)
 
 
 async def complete(messages: list[dict], *, tools: list[dict] | None = None, tool_choice: str | dict = "auto",
@@ -529,26 +524,18 @@ async def stream(messages: list[dict], *, tools: list[dict] | None = None, tool_
         yield event
 
 
-async def health() -> str:
-    """"healthy" when the model is loaded or loadable; "degraded" when a configured model_path
-    is missing or llama-cpp-python is absent (the rest of the Hub works, AI routes answer 503).
-    Without any model configured, the default file missing is not a fault of this Hub: the LLM
-    is optional until someone runs scripts/fetch_model.py, and /v1 says so in its 503."""
-    try:
-        runtime = current_runtime()
-    except HubError:
-        return "degraded"
-    if runtime.loaded or runtime.missing_reason() is None:
+async def health(hub: Any) -> str:
+    """"healthy" when the model is loaded or loadable. Otherwise the check raises with the reason
+    in a few words: /health reports the llm "unhealthy" (the rest of the Hub works, the AI routes
+    answer 503 saying what to do) and the start-up summary of `hub serve` shows the reason."""
+    runtime = runtime_of(hub)
+    if runtime.loaded:
         return "healthy"
-    return "degraded" if runtime.settings.model_path is not None or runtime.path.is_file() else "healthy"
-
-
-async def close_models() -> None:
-    with _RUNTIMES_LOCK:
-        runtimes = list(_RUNTIMES.values())
-        _RUNTIMES.clear()
-    for runtime in runtimes:
-        await asyncio.get_running_loop().run_in_executor(None, runtime.close)
+    if not runtime.path.is_file():
+        raise RuntimeError(f"no model at {runtime.path} (hub llm fetch-model)")
+    if importlib.util.find_spec("llama_cpp") is None:  # found, not imported: that takes 0.2 s
+        raise RuntimeError("llama-cpp-python not installed (pip install -e '.[llm]')")
+    return "healthy"
 
 
 # -- metering ---------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ class LLMSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     # The GGUF file. Unset: <data_dir>/models/SmolLM2-135M-Instruct.Q4_1.gguf, which
-    # `python scripts/fetch_model.py` puts there. A relative path is relative to the working directory.
+    # `hub llm fetch-model` puts there. A relative path is relative to the working directory.
     model_path: Path | None = None
     # The name clients send as `model` (GET /v1/models lists it); unset: the file name without .gguf.
     model_name: str | None = Field(None, min_length=1, max_length=128)

@@ -6,6 +6,7 @@ schemas.py   request/response models, §9 rules     service.py  domain logic
 routes.py    HTTP (seed paths)                      serving.py  loaded models, active pointer, cache
 jobs.py      training and export jobs               export.py   Parquet + catalog.json
 functions.py LLM functions                          metrics.py  Prometheus ml_* metrics
+commands.py  `hub recommender train`
 engine.py, ann.py, ...  the ML engine (training, cold start, ANN search, re-ranking)
 """
 
@@ -68,6 +69,12 @@ def hub_rate_limits(hub):
     per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
     return {"/api/v1/recommendations": {"requests_per_minute": per_minute, "burst_size": burst,
                                         "scope": "organization"}}
+
+
+def hub_commands(register):
+    from plugins.ml.recommender.commands import register_commands
+
+    register_commands(register)
 
 
 def hub_health_checks(register):

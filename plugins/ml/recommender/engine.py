@@ -26,7 +26,6 @@ orders them and its margin, squashed into (0, 1), is the score.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 import uuid
@@ -41,6 +40,12 @@ import xgboost
 from .ann import DEFAULT_PARAMS as ANN_DEFAULTS, AnnIndex
 from .content import embed_token_lists, item_tokens
 from .factorization import ImplicitALS, TwoTower
+from .hyperparameters import (  # noqa: F401 - the engine's names for them
+    CHOICE_HYPERPARAMETERS,
+    HYPERPARAMETER_RANGES,
+    INTEGER_HYPERPARAMETERS,
+    check as check_hyperparameters,
+)
 from .ranker import FEATURE_NAMES, SparseScores, UserContext, candidate_features, cooccurrence_scores
 from .signals import ItemSignals, Sequences, with_appended_rows, with_empty_rows
 
@@ -89,13 +94,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, float | int] = {
     "ann_expansion_search": ANN_DEFAULTS["expansion_search"],
     "seed": 0,
 }
-INTEGER_HYPERPARAMETERS = {
-    "embedding_dim", "epochs", "history_length", "cooccurrence_window", "neighbours",
-    "candidates_model", "candidates_cooccurrence", "candidates_popular", "ranker_rounds",
-    "ranker_depth", "ranker_negatives", "ranker_holdout", "ann_connectivity", "ann_expansion_add",
-    "ann_expansion_search", "ranker_max_users", "seed", "ann_partitions", "ann_probes",
-}
-CHOICE_HYPERPARAMETERS = {"ann_method": ("ivf", "hnsw")}
+# The ranges of the numbers, the integers and the choices: hyperparameters.py (the request schema's too).
 
 
 class UnsupportedModel(ValueError):
@@ -145,34 +144,7 @@ def feature_embedding(items: list[ItemInfo], dim: int = CONTENT_DIM) -> np.ndarr
 
 def resolve_hyperparameters(hyperparameters: dict | None) -> dict:
     """Defaults overridden by `hyperparameters`; unknown keys or bad values raise ValueError."""
-    given = dict(hyperparameters or {})
-    unknown = sorted(set(given) - set(DEFAULT_HYPERPARAMETERS))
-    if unknown:
-        raise ValueError(f"unknown hyperparameters: {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(DEFAULT_HYPERPARAMETERS))}")
-    resolved = dict(DEFAULT_HYPERPARAMETERS)
-    for name, value in given.items():
-        if name in CHOICE_HYPERPARAMETERS:
-            if value not in CHOICE_HYPERPARAMETERS[name]:
-                raise ValueError(f"hyperparameter {name} must be one of "
-                                 f"{', '.join(CHOICE_HYPERPARAMETERS[name])}, got {value!r}")
-            resolved[name] = value
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"hyperparameter {name} must be a number, got {value!r}")
-        if name in INTEGER_HYPERPARAMETERS:
-            if value != int(value):
-                raise ValueError(f"hyperparameter {name} must be an integer, got {value!r}")
-            value = int(value)
-        if value < 0 or (value == 0 and name in {"embedding_dim", "learning_rate", "neighbours",
-                                                   "cooccurrence_window", "candidates_model",
-                                                   "ann_connectivity", "ann_expansion_add",
-                                                   "ann_expansion_search", "ann_probes"}):
-            raise ValueError(f"hyperparameter {name} is out of range: {value!r}")
-        resolved[name] = value
-    if resolved["embedding_dim"] > 1024:
-        raise ValueError("hyperparameter embedding_dim must be at most 1024")
-    return resolved
+    return {**DEFAULT_HYPERPARAMETERS, **check_hyperparameters(dict(hyperparameters or {}))}
 
 
 def fold_in_user(model_type: str, hp: dict, item_vectors: np.ndarray, gram: np.ndarray,

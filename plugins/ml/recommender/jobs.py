@@ -21,15 +21,17 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from core import JobCancelled, JobContext, JobFailed, emit
-from plugins.ml.recommender import engine, service
+from core import JobCancelled, JobContext, JobFailed, emit, tenant_label
+from plugins.ml.recommender import service
 from plugins.ml.recommender.metrics import recommender_metrics
 from plugins.ml.recommender.models import Item, ModelVersion
 from plugins.ml.recommender.serving import LoadedModel, serving_state
+
+# numpy and the engine are imported when a job runs, not when the server starts (see service.py).
+if TYPE_CHECKING:
+    from plugins.ml.recommender import engine
 
 log = logging.getLogger("hub.recommender.jobs")
 
@@ -38,11 +40,17 @@ LOADING_SHARE, TRAINING_SHARE = 10, 85  # job progress %: reading data, then tra
 
 
 def register_jobs(register) -> None:
-    register("recommender.train", train_job, max_attempts=2)
-    register("recommender.export", export_job, max_attempts=3, timeout_seconds=3600)
+    # One training run at a time per organization (plans may allow more: the limit
+    # "concurrent_jobs.recommender.train"); the others wait, pending, for the slot.
+    register("recommender.train", train_job, max_attempts=2, concurrency_per_org=1)
+    register("recommender.export", export_job, max_attempts=3, timeout_seconds=3600, concurrency_per_org=2)
 
 
 async def load_training_data(org_id: Any, data_range: dict) -> tuple["engine.InteractionLog", list]:
+    import numpy as np
+
+    from plugins.ml.recommender import engine
+
     query = service.interactions_between(org_id, data_range.get("start_date"), data_range.get("end_date"))
     rows = await query.order_by("occurred_at").values_list("user_id", "item_id", "interaction_type", "occurred_at")
     interactions = engine.InteractionLog(
@@ -93,13 +101,15 @@ async def train_job(ctx: JobContext, payload: dict) -> dict:
             raise JobFailed(message) from error
         raise
     duration = time.monotonic() - started
-    recommender_metrics(hub).training_duration.labels(org, row.model_type).observe(duration)
+    recommender_metrics(hub).training_duration.labels(tenant_label(hub, org), row.model_type).observe(duration)
     await emit(org, "recommender.training.completed", {**labels, "duration_seconds": round(duration, 3),
                                                         "metrics": result["metrics"]}, hub=hub)
     return result
 
 
 async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> dict:
+    from plugins.ml.recommender import engine
+
     hub, org, version = ctx.hub, ctx.org_id, row.version
     snapshot = service.utcnow()  # items uploaded after this are added to the model when served
     interactions, items = await load_training_data(org, row.data_range or {})
@@ -119,7 +129,7 @@ async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> dict:
             progress.cancelled = ctx.cancelled
             await ctx.progress(LOADING_SHARE + TRAINING_SHARE * min(1.0, progress.fraction), progress.stage)
             for epoch, loss in progress.losses[reported_losses:]:
-                loss_gauge.labels(org, version, str(epoch)).set(loss)
+                loss_gauge.labels(tenant_label(hub, org), row.model_type).set(loss)
                 await emit(org, "recommender.training.progressed",
                            {**labels, "epoch": epoch, "loss": loss, "progress": round(progress.fraction, 3),
                             "stage": progress.stage}, hub=hub)
@@ -156,6 +166,8 @@ def save_model(model: Any, root: Path, relative: Path) -> None:
 
 
 def _json_metrics(metrics: dict) -> dict:
+    import numpy as np
+
     clean = {}
     for name, value in metrics.items():
         if isinstance(value, (np.floating, np.integer)):

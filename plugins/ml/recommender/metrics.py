@@ -2,9 +2,11 @@
 own registry so that `GET /metrics` shows them (under `hub serve` every process writes them
 to the shared multiprocess directory like the core's metrics).
 
-`tenant_id` is a label here, unlike the core's HTTP metrics: the seed asks for it, and the
-number of tenants that train models is small. `index_size` is bucketed to a power of ten so
-that it does not make a series per catalog size.
+`tenant_id` is a label, as seed 003 §7 names it, but its value is `core.tenant_label` (a keyed
+hash of the organization id), so /metrics lists no organization. Every label has few values:
+`index_size` is bucketed to a power of ten, and `ml_training_loss` is the last epoch's loss per
+tenant and model type (the seed's `model_version` and `epoch` labels would make a series per
+training run and epoch: a member asking for a billion epochs made ten thousand in a minute).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class RecommenderMetrics:
             registry=registry, buckets=TRAINING_BUCKETS,
         )
         self.training_loss = prom.Gauge(
-            "ml_training_loss", "Training loss per epoch", ["tenant_id", "model_version", "epoch"],
+            "ml_training_loss", "Loss of the latest training epoch", ["tenant_id", "model_type"],
             registry=registry, multiprocess_mode="mostrecent",
         )
         self.search_duration = prom.Histogram(

@@ -12,9 +12,21 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    StringConstraints,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
-from core import SnakeModel
+from core import Blankable, OffsetQuery, Pagination, SnakeModel
+from plugins.ml.recommender import hyperparameters
 
 INTERACTION_TYPES = ("view", "click", "purchase", "like", "dislike", "add_to_cart", "remove_from_cart")
 MODEL_TYPES = ("matrix_factorization", "two_tower", "gnn")
@@ -54,6 +66,13 @@ Category = Annotated[
     str, BeforeValidator(_strict_string), StringConstraints(min_length=1, max_length=64, pattern=CATEGORY_PATTERN)]
 Tag = Annotated[str, BeforeValidator(_strict_string), StringConstraints(min_length=1, max_length=32)]
 UtcTimestamp = Annotated[datetime, BeforeValidator(parse_utc_timestamp)]
+TenantId = Annotated[str, StringConstraints(max_length=64)]  # the caller's organization id (a UUID)
+# Bounded by the request body's size ([http] max_body_bytes) alone: stored as given, as JSON, and
+# read by nothing that loops over it (the engine reads ids, types, titles, categories and tags).
+FreeForm = Field(default_factory=dict, json_schema_extra={
+    "x-bounded-by": "the request body's size ([http] max_body_bytes); kept as JSON, never iterated"})
+# Records per ingest request: [plugins.recommender] max_batch (a setting) checks the count.
+BATCH = {"x-bounded-by": "[plugins.recommender] max_batch records a request (default 10,000): more is a 413"}
 InteractionType = Literal["view", "click", "purchase", "like", "dislike", "add_to_cart", "remove_from_cart"]
 
 
@@ -69,7 +88,7 @@ class ItemRecord(_Record):
     description: Annotated[str, BeforeValidator(_strict_string), StringConstraints(max_length=10_000)] = ""
     category: Category | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=20)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = FreeForm
     created_at: UtcTimestamp | None = None
 
 
@@ -78,8 +97,8 @@ class InteractionRecord(_Record):
     item_id: RecordId
     interaction_type: InteractionType
     timestamp: UtcTimestamp | None = None
-    context: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = FreeForm
+    metadata: dict[str, Any] = FreeForm
 
 
 def record_error(error: ValidationError) -> str:
@@ -94,22 +113,24 @@ def record_error(error: ValidationError) -> str:
 
 
 # -- ingest envelopes ---------------------------------------------------------------------------
+# The records are documented as ItemRecord / InteractionRecord but not validated here: the
+# service validates them one by one and lists the bad ones in `validation_errors`.
 
 
 class ItemsUpload(BaseModel):
-    items: list[Any]
+    items: list[SkipValidation[ItemRecord]] = Field(json_schema_extra=BATCH)
 
 
 class InternalItemsUpload(ItemsUpload):
-    tenant_id: str
+    tenant_id: TenantId
 
 
 class InteractionsUpload(BaseModel):
-    interactions: list[Any]
+    interactions: list[SkipValidation[InteractionRecord]] = Field(json_schema_extra=BATCH)
 
 
 class InternalInteractionsUpload(InteractionsUpload):
-    tenant_id: str
+    tenant_id: TenantId
 
 
 class ValidationProblem(BaseModel):
@@ -147,7 +168,7 @@ class EmbeddingItem(BaseModel):
 
 
 class EmbeddingsRequest(BaseModel):
-    tenant_id: str
+    tenant_id: TenantId
     items: list[EmbeddingItem] = Field(min_length=1, max_length=1_000)
     model_version: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
 
@@ -179,9 +200,39 @@ class DataRange(BaseModel):
     end_date: UtcTimestamp | None = None
 
 
+class _Hyperparameters(BaseModel):
+    """Training settings, each in its range (hyperparameters.py); one left out takes the tenant's
+    or the engine's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _in_range(cls, given: Any) -> Any:
+        # the engine's own check first: one message naming the hyperparameter and its range
+        # ("hyperparameter epochs must be from 1 to 200, got 1e+30"), as the engine says it
+        if isinstance(given, dict):
+            hyperparameters.check(given)
+        return given
+
+
+def _bounded(name: str, low: float, high: float) -> tuple[Any, None]:
+    kind = int if name in hyperparameters.INTEGER_HYPERPARAMETERS else float
+    return Annotated[kind, Field(ge=low, le=high)] | None, None
+
+
+Hyperparameters = create_model(
+    "Hyperparameters", __base__=_Hyperparameters,
+    **{name: _bounded(name, low, high) for name, (low, high) in hyperparameters.HYPERPARAMETER_RANGES.items()},
+    **{name: (Literal[choices] | None, None) for name, choices in hyperparameters.CHOICE_HYPERPARAMETERS.items()},
+)
+# Validated as Hyperparameters, kept as the dict of those given (what the service and the engine take).
+GivenHyperparameters = Annotated[Hyperparameters, AfterValidator(lambda given: given.model_dump(exclude_none=True))]
+
+
 class TrainingConfig(BaseModel):
     model_type: Literal["matrix_factorization", "two_tower", "gnn"] | None = None  # None: the tenant's default
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: GivenHyperparameters = Field(default_factory=dict)
     data_range: DataRange = Field(default_factory=DataRange)
 
 
@@ -190,7 +241,7 @@ class TrainingRequest(BaseModel):
 
 
 class InternalTrainingRequest(TrainingRequest):
-    tenant_id: str
+    tenant_id: TenantId
 
 
 class TrainingAccepted(BaseModel):
@@ -223,8 +274,9 @@ class ActivateRequest(BaseModel):
 
 class ModelVersionList(BaseModel):
     models: list[ModelVersionOut]
-    active_version: str | None
     total: int
+    pagination: Pagination
+    active_version: str | None
 
 
 # -- serving ------------------------------------------------------------------------------------
@@ -237,7 +289,9 @@ class RecommendationFilters(BaseModel):
 
 
 class RequestContext(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # more fields are kept and ignored: bounded by the request body's size alone
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "x-bounded-by": "the request body's size ([http] max_body_bytes); read by nothing"})
     device_type: Literal["mobile", "desktop", "tablet"] | None = None
     location: Annotated[str, StringConstraints(max_length=200)] | None = None
     session_id: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -245,14 +299,15 @@ class RequestContext(BaseModel):
 
 class PublicRecommendationRequest(BaseModel):
     user_id: RecordId
-    count: int = Field(10, ge=1)
+    # at most [plugins.recommender] max_count (default 100; a 400 beyond), a setting of at most 1,000
+    count: int = Field(10, ge=1, le=1_000)
     filters: RecommendationFilters = Field(default_factory=RecommendationFilters)
     context: RequestContext = Field(default_factory=RequestContext)
     model_version: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
 
 
 class InternalRecommendationRequest(PublicRecommendationRequest):
-    tenant_id: str
+    tenant_id: TenantId
 
 
 class PublicRecommendation(BaseModel):
@@ -308,7 +363,7 @@ class TenantSettingsUpdate(BaseModel):
 
 
 class ExportRequest(BaseModel):
-    tenant_id: str
+    tenant_id: TenantId
     start_date: UtcTimestamp | None = None
     end_date: UtcTimestamp | None = None
 
@@ -332,6 +387,12 @@ class ItemOut(BaseModel):
 class ItemList(BaseModel):
     items: list[ItemOut]
     total: int
+    pagination: Pagination
+
+
+class ItemQuery(OffsetQuery):
+    category: Blankable[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        None, description="Only items of this category")
 
 
 # -- events (hub_event_types) -----------------------------------------------------------------------

@@ -25,9 +25,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import numpy as np
 from pydantic import ValidationError
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
@@ -44,9 +43,9 @@ from core import (
     not_found,
     record_cache,
     record_usage,
+    tenant_label,
     validation_error,
 )
-from plugins.ml.recommender import engine
 from plugins.ml.recommender.metrics import recommender_metrics, size_bucket
 from plugins.ml.recommender.models import Interaction, Item, ModelVersion, TenantSettings
 from plugins.ml.recommender.schemas import (
@@ -65,6 +64,13 @@ from plugins.ml.recommender.serving import (
     tenant_key,
     user_key,
 )
+
+# The engine (numpy, scipy, xgboost, usearch: seconds of imports) is imported by the functions
+# that use it, so the server starts without it; these names are for annotations only.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from plugins.ml.recommender import engine
 
 log = logging.getLogger("hub.recommender")
 
@@ -131,6 +137,8 @@ def _check_batch(records: list, field: str) -> None:
 
 
 def item_info(row: dict) -> "engine.ItemInfo":
+    from plugins.ml.recommender import engine
+
     created = row.get("item_created_at")
     return engine.ItemInfo(
         item_id=row["item_id"], title=row["title"], description=row.get("description") or "",
@@ -260,8 +268,7 @@ async def list_items(org_id: Any, page: Page, category: str | None) -> tuple[lis
     query = Item.for_org(org_id)
     if category:
         query = query.filter(category=category)
-    total = await query.count()
-    rows = await query.order_by("item_id").offset(page.offset).limit(page.limit)
+    rows, total = await page.fetch(query, "item_id")
     return [item_body(row) for row in rows], total
 
 
@@ -341,8 +348,9 @@ async def recommend(org_id: Any, request: PublicRecommendationRequest, *, hub: H
             await state.shared.set(key, json.dumps([recommendations, label]), settings.cache_ttl_seconds)
     result = "hit" if cache_hit else "miss"
     record_cache("recommender.recommendations", result)
-    metrics.cache.labels(org, result).inc()
-    metrics.per_request.labels(org).observe(len(recommendations))
+    tenant = tenant_label(hub, org)
+    metrics.cache.labels(tenant, result).inc()
+    metrics.per_request.labels(tenant).observe(len(recommendations))
     await record_usage(org, "recommendations_served", len(recommendations))
     return {
         "request_id": str(uuid.uuid4()),
@@ -380,7 +388,7 @@ async def _compute(hub: Hub, org: str, version: str | None, tenant_epoch: str | 
         exclude_item_ids=set(filters.exclude_ids), exclude_seen_purchases=not allow_repurchase,
         min_score=filters.min_score,
     )
-    recommender_metrics(hub).search_duration.labels(org, size_bucket(len(loaded.model.item_ids))).observe(
+    recommender_metrics(hub).search_duration.labels(tenant_label(hub, org), size_bucket(len(loaded.model.item_ids))).observe(
         time.perf_counter() - started
     )
     return [
@@ -399,6 +407,10 @@ def _any_loaded(hub: Hub, org: str, exclude: str) -> LoadedModel | None:
 
 
 async def user_history(org_id: Any, user_id: str, size: int) -> "engine.InteractionLog | None":
+    import numpy as np
+
+    from plugins.ml.recommender import engine
+
     rows = await (
         Interaction.for_org(org_id).filter(user_id=user_id).order_by("-occurred_at").limit(size)
         .values_list("item_id", "interaction_type", "occurred_at")
@@ -456,10 +468,14 @@ async def _popular(org: str, request: PublicRecommendationRequest, count: int, a
 
 
 def _vector(values: np.ndarray) -> list[float]:
+    import numpy as np
+
     return [float(x) for x in np.asarray(values, dtype=np.float32)]
 
 
 async def item_embedding(org_id: Any, item_id: str) -> dict:
+    from plugins.ml.recommender import engine
+
     hub = current_hub()
     row = await Item.for_org(org_id).filter(item_id=item_id).first().values(*ITEM_INFO_FIELDS)
     if not row:
@@ -486,6 +502,8 @@ def _embedding_body(item_id: str, vector: np.ndarray, version: str) -> dict:
 async def generate_embeddings(org_id: Any, items: list, model_version: str | None) -> dict:
     """Seed 003 §1 "Generate Embeddings": an item the model knows gets its learned vector,
     any other item the content embedding of the features sent (each says which)."""
+    from plugins.ml.recommender import engine
+
     hub = current_hub()
     state = serving_state(hub)
     if model_version:
@@ -532,8 +550,7 @@ def version_body(row: ModelVersion) -> dict:
 
 async def list_versions(org_id: Any, page: Page) -> tuple[list[dict], int, str | None]:
     query = ModelVersion.for_org(org_id)
-    total = await query.count()
-    rows = await query.order_by("-created_at", "-version").offset(page.offset).limit(page.limit)
+    rows, total = await page.fetch(query, "-created_at", "-version")
     active = await ModelVersion.for_org(org_id).filter(is_active=True).first().values_list("version", flat=True)
     return [version_body(row) for row in rows], total, active
 
@@ -563,6 +580,8 @@ def interactions_between(org_id: Any, start: datetime | str | None, end: datetim
 
 
 async def trigger_training(org_id: Any, user_id: Any, training: TrainingConfig) -> dict:
+    from plugins.ml.recommender import engine
+
     settings = await tenant_settings(org_id)
     model_type = training.model_type or settings.default_model_type
     if model_type == "gnn":

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 mount = "/"
-RECEIVED_EVENTS: list = []  # what hub_on_event saw, for the tests to inspect
-LIFECYCLE: list[str] = []
+# What hub_on_event saw and which lifecycle hooks ran, kept on the Hub (never in a module global,
+# which a second app in the same process would share) for the tests to inspect.
+RECEIVED = "example.received_events"
+LIFECYCLE = "example.lifecycle"
 
 
 class ExampleSettings(BaseModel):
@@ -42,8 +44,8 @@ def hub_event_types(register):
     register("example.note_created", NoteCreated, "A note was written", permission="example.notes.read")
 
 
-async def hub_on_event(event):
-    RECEIVED_EVENTS.append(event)
+async def hub_on_event(event, hub):
+    hub.extensions.setdefault(RECEIVED, []).append(event)
 
 
 def hub_functions(register):
@@ -59,6 +61,18 @@ def hub_jobs(register):
     register("example.slow_count", slow_count, max_attempts=3)
 
 
+def hub_commands(register):
+    async def notes(args, hub):
+        from hub_example_plugin.models import ExampleNote
+
+        started = "started" if "startup" in hub.extensions.get(LIFECYCLE, []) else "not started"
+        print(f"{hub.plugin_settings('example').greeting}: {await ExampleNote.all().count()} notes ({started})")
+        return args.exit_status
+
+    register("notes", notes, "count the notes of every organization",
+             [(("--exit-status",), {"type": int, "default": 0, "help": "exit with this status"})])
+
+
 def hub_health_checks(register):
     async def notes_store() -> str:
         return "healthy"
@@ -66,9 +80,9 @@ def hub_health_checks(register):
     register("example_notes", notes_store)
 
 
-async def hub_startup(app):
-    LIFECYCLE.append("startup")
+async def hub_startup(hub):
+    hub.extensions.setdefault(LIFECYCLE, []).append("startup")
 
 
-def hub_shutdown():
-    LIFECYCLE.append("shutdown")
+def hub_shutdown(hub):
+    hub.extensions.setdefault(LIFECYCLE, []).append("shutdown")

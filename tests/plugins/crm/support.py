@@ -1,15 +1,13 @@
-"""Helpers of the CRM tests: a small API client per caller, seed 004 examples, an event
-recorder registered as a real plugin, and a principal for the LLM functions."""
+"""Helpers of the CRM tests: seed 004's examples and an Api with CRM shortcuts (the rest comes from
+the test kit, core/testing.py)."""
 
 from __future__ import annotations
 
-import types
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from tests.helpers import Account, assert_error
+from core.testing import Api
 
 # -- seed 004 examples, copied verbatim (../shared/seeds/004, "CRM MVP") ---------------------------
 
@@ -116,57 +114,9 @@ def assert_same_types(actual: Any, example: Any, path: str = "$") -> None:
 # -- callers -----------------------------------------------------------------------------------
 
 
-class Api:
-    """Requests as one caller (a user's JWT or an API key); each method checks the status."""
+class CrmApi(Api):
+    """The test kit's Api with shortcuts that create CRM rows through the API."""
 
-    def __init__(self, client, headers: dict[str, str], account: Account | None = None) -> None:
-        self.client = client
-        self.headers = headers
-        self.account = account
-
-    @classmethod
-    def of(cls, client, account: Account) -> "Api":
-        return cls(client, account.headers, account)
-
-    @classmethod
-    def with_key(cls, client, key: str, header: str = "X-API-Key") -> "Api":
-        headers = {"X-API-Key": key} if header == "X-API-Key" else {"Authorization": f"Bearer {key}"}
-        return cls(client, headers)
-
-    async def call(self, method: str, path: str, json: Any = None, **kwargs):
-        kwargs.setdefault("headers", self.headers)
-        if json is not None:
-            kwargs["json"] = json
-        response = await self.client.open(path, method=method, **kwargs)
-        body = await response.get_json() if response.status_code != 204 else None
-        return response, body
-
-    async def expect(self, status: int, method: str, path: str, json: Any = None, **kwargs):
-        response, body = await self.call(method, path, json, **kwargs)
-        assert response.status_code == status, (method, path, response.status_code, body)
-        return body
-
-    async def get(self, path: str, status: int = 200, **kwargs):
-        return await self.expect(status, "GET", path, **kwargs)
-
-    async def post(self, path: str, json: Any, status: int = 201):
-        return await self.expect(status, "POST", path, json)
-
-    async def put(self, path: str, json: Any, status: int = 200):
-        return await self.expect(status, "PUT", path, json)
-
-    async def delete(self, path: str, status: int = 204):
-        return await self.expect(status, "DELETE", path)
-
-    async def error(self, method: str, path: str, json: Any = None, status: int = 400,
-                    code: str = "VALIDATION_ERROR", field: str | None = None) -> dict:
-        response, body = await self.call(method, path, json)
-        assert_error(response.status_code, body, status, code)
-        if field is not None:
-            assert body["error"]["details"].get("field") == field, body
-        return body["error"]
-
-    # shortcuts that create rows through the API
     async def lead(self, **fields) -> dict:
         return await self.post("/api/leads", {"name": f"Lead {uuid.uuid4().hex[:6]}", **fields})
 
@@ -178,33 +128,6 @@ class Api:
 
     async def message(self, lead_id: str, content: str = "hello", sender: str = "user") -> dict:
         return await self.post("/api/messages", {"leadId": lead_id, "content": content, "sender": sender})
-
-
-# -- events --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Recorder:
-    """Events received by a real plugin registered for the duration of a test."""
-
-    events: list = field(default_factory=list)
-
-    def of(self, org_id: Any, event_type: str | None = None) -> list:
-        return [e for e in self.events
-                if e.org_id == str(org_id) and (event_type is None or e.type == event_type)]
-
-    def types(self, org_id: Any) -> list[str]:
-        return [e.type for e in self.of(org_id)]
-
-
-def recorder_plugin(recorder: Recorder) -> types.ModuleType:
-    module = types.ModuleType("crm_test_recorder")
-
-    async def hub_on_event(event):
-        recorder.events.append(event)
-
-    module.hub_on_event = hub_on_event
-    return module
 
 
 def utcnow() -> datetime:

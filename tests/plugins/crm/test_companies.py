@@ -56,7 +56,7 @@ async def test_counts_links_and_deleting_a_company_unlinks_its_leads_and_contact
 async def test_company_list_is_by_name_with_search_and_pagination(api):
     for name in ("Gamma", "alpha labs", "Beta", "Alphabet"):
         await api.company(name=name)
-    response, body = await api.call("GET", "/api/companies?limit=3")
+    response, body = await api.request("GET", "/api/companies?limit=3")
     assert set(body) == {"companies", "total", "pagination"}
     assert body["total"] == 4 and body["pagination"] == {"limit": 3, "offset": 0, "hasMore": True}
     assert response.headers["X-Total-Count"] == "4"

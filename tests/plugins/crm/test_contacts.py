@@ -11,10 +11,10 @@ from plugins.crm.models import Contact, ContactTag
 from tests.helpers import register_and_login
 from tests.plugins.crm.support import (
     CONTACT_KEYS,
-    Api,
     SEED_CONTACT,
     SEED_CONTACT_LIST,
     SEED_CREATE_CONTACT,
+    CrmApi,
     assert_same_types,
 )
 
@@ -58,7 +58,7 @@ async def test_get_update_delete_a_contact(api, admin):
 
 async def test_list_shape_contains_the_seed_keys(api):
     await api.post("/api/contacts", SEED_CREATE_CONTACT)
-    response, body = await api.call("GET", "/api/contacts")
+    response, body = await api.request("GET", "/api/contacts")
     assert set(body) == set(SEED_CONTACT_LIST) | {"pagination"}
     assert body["pagination"] == {"limit": 50, "offset": 0, "hasMore": False}
     assert all(set(contact) == CONTACT_KEYS for contact in body["contacts"])
@@ -72,7 +72,7 @@ async def test_list_shape_contains_the_seed_keys(api):
 async def people(app):
     """An organization of its own holding the contacts the search cases look for."""
     client = app.test_client()
-    api = Api.of(client, await register_and_login(client, organization_name="People"))
+    api = CrmApi.of(client, await register_and_login(client, organization_name="People"))
     rows = [
         ("Alice Johnson", "alice@innovation.io", "Innovation Inc"),
         ("Bob Wilson", "bob@startup.io", "AI Startup"),
@@ -208,14 +208,14 @@ async def test_bad_list_parameters_are_400_naming_them(module_api, query, field)
 async def test_contact_pagination_edges(api, admin):
     await Contact.bulk_create([Contact(org_id=admin.org_id, name=f"c{i:03}", search_text=f"c{i:03}")
                                for i in range(103)])
-    response, body = await api.call("GET", "/api/contacts?limit=500&sort=name")
+    response, body = await api.request("GET", "/api/contacts?limit=500&sort=name")
     assert len(body["contacts"]) == 100 and body["total"] == 103
     assert body["pagination"] == {"limit": 100, "offset": 0, "hasMore": True}
     assert response.headers["X-Total-Count"] == "103"
     tail = await api.get("/api/contacts?limit=100&offset=100&sort=name")
     assert [c["name"] for c in tail["contacts"]] == ["c100", "c101", "c102"]
     assert tail["pagination"]["hasMore"] is False
-    response, past = await api.call("GET", "/api/contacts?offset=103")
+    response, past = await api.request("GET", "/api/contacts?offset=103")
     assert past["contacts"] == [] and past["total"] == 103 and response.headers["X-Total-Count"] == "103"
     searched = await api.get("/api/contacts?search=c10&limit=2")
     assert searched["total"] == 3 and len(searched["contacts"]) == 2 and searched["pagination"]["hasMore"] is True

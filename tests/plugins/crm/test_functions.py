@@ -170,7 +170,7 @@ async def test_switching_the_plugin_off_hides_routes_functions_and_events(
             ("POST", "/api/messages", {"leadId": lead["id"], "content": "x"}),
             ("GET", "/api/analytics/dashboard", None), ("GET", "/api/achievements", None),
         ]:
-            response, error = await api.call(method, path, body)
+            response, error = await api.request(method, path, body)
             assert_error(response.status_code, error, 404, "NOT_FOUND")
         assert await offered(principal) == set()
         await fails(call(principal, "get_lead", {"lead_id": lead["id"]}), "NOT_FOUND")

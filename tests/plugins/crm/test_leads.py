@@ -139,7 +139,7 @@ async def test_bad_filters_are_400_naming_the_parameter(api):
 async def test_pagination_edges(api, client, admin):
     for i in range(5):
         await api.lead(name=f"p{i}")
-    response, body = await api.call("GET", "/api/leads?limit=2")
+    response, body = await api.request("GET", "/api/leads?limit=2")
     assert response.headers["X-Total-Count"] == "5"
     assert body["total"] == 5 and len(body["leads"]) == 2
     assert body["pagination"] == {"limit": 2, "offset": 0, "hasMore": True}
@@ -150,7 +150,7 @@ async def test_pagination_edges(api, client, admin):
     exact = await api.get("/api/leads?limit=2&offset=3")
     assert len(exact["leads"]) == 2 and exact["pagination"]["hasMore"] is False
 
-    response, past = await api.call("GET", "/api/leads?offset=50")
+    response, past = await api.request("GET", "/api/leads?offset=50")
     assert response.status_code == 200 and past["leads"] == [] and past["total"] == 5
     assert past["pagination"] == {"limit": 50, "offset": 50, "hasMore": False}
     assert response.headers["X-Total-Count"] == "5"
@@ -170,7 +170,7 @@ async def test_pagination_edges(api, client, admin):
 
 async def test_limit_is_capped_at_100(api, admin):
     await Lead.bulk_create([Lead(org_id=admin.org_id, name=f"bulk {i}") for i in range(105)])
-    response, body = await api.call("GET", "/api/leads?limit=1000")
+    response, body = await api.request("GET", "/api/leads?limit=1000")
     assert len(body["leads"]) == 100 and body["total"] == 105
     assert body["pagination"] == {"limit": 100, "offset": 0, "hasMore": True}
     assert response.headers["X-Total-Count"] == "105" and response.headers["X-Per-Page"] == "100"
@@ -229,10 +229,10 @@ async def test_notes_of_exactly_10000_characters_are_accepted(api):
 
 
 async def test_body_that_is_not_a_json_object_is_400(api):
-    response, body = await api.call("POST", "/api/leads", data="[1, 2]",
+    response, body = await api.request("POST", "/api/leads", data="[1, 2]",
                                     headers={**api.headers, "Content-Type": "application/json"})
     assert response.status_code == 400 and body["error"]["code"] == "VALIDATION_ERROR"
-    response, body = await api.call("POST", "/api/leads", data="{nope",
+    response, body = await api.request("POST", "/api/leads", data="{nope",
                                     headers={**api.headers, "Content-Type": "application/json"})
     assert response.status_code == 400 and body["error"]["code"] == "VALIDATION_ERROR"
 
@@ -246,7 +246,7 @@ async def test_status_transitions_follow_the_documented_rules(module_api, start)
     for target in STATUSES:
         lead = await api.lead(status=start)
         assert lead["status"] == start
-        response, body = await api.call("PUT", f"/api/leads/{lead['id']}", {"status": target, "notes": "moved"})
+        response, body = await api.request("PUT", f"/api/leads/{lead['id']}", {"status": target, "notes": "moved"})
         if target in ALLOWED[start] or target == start:
             assert response.status_code == 200, (start, target, body)
             assert body["status"] == target and body["notes"] == "moved"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import add_member, assert_error, create_key
-from tests.plugins.crm.support import Api
+from tests.plugins.crm.support import CrmApi as Api
 
 # (method, path, body, permission, level)
 ROUTES = [
@@ -78,7 +78,7 @@ async def test_every_route_for_every_kind_of_caller(client, admin, api, caller):
     shared = await fresh_rows(api)
     for method, path, body, permission, level in ROUTES:
         ids = await fresh_rows(api) if method == "DELETE" else shared  # a DELETE may succeed
-        response, answer = await who.call(method, fill(path, ids), fill(body, ids))
+        response, answer = await who.request(method, fill(path, ids), fill(body, ids))
         if level in allowed:
             assert response.status_code == SUCCESS[method], (caller, method, path, answer)
         else:
@@ -118,7 +118,7 @@ async def test_without_credentials_every_route_is_401(client, api):
     forged = Api(client, {"Authorization": "Bearer not-a-token"})
     for method, path, body, _, _ in ROUTES:
         for who in (anonymous, forged):
-            response, answer = await who.call(method, fill(path, ids), fill(body, ids))
+            response, answer = await who.request(method, fill(path, ids), fill(body, ids))
             assert response.status_code == 401, (method, path, answer)
             assert answer["error"]["code"] in ("AUTHENTICATION_FAILED", "TOKEN_EXPIRED"), answer
     assert (await api.get(f"/api/leads/{ids['lead']}"))["notes"] is None

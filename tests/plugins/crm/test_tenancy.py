@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugins.crm.support import Api
+from tests.plugins.crm.support import CrmApi as Api
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def test_lists_never_show_other_organizations_rows(api, theirs):
     mine = await api.lead(name="Mine")
     for path, key in [("/api/leads", "leads"), ("/api/contacts", "contacts"), ("/api/companies", "companies"),
                       ("/api/conversations", "conversations")]:
-        response, body = await api.call("GET", path)
+        response, body = await api.request("GET", path)
         ids = {row["id"] for row in body[key]}
         assert not ids & {theirs[k]["id"] for k in theirs}, path
         assert body["total"] == len(body[key]) and response.headers["X-Total-Count"] == str(body["total"])

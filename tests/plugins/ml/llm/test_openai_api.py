@@ -235,5 +235,5 @@ def test_no_model_file_is_a_503_naming_the_setting(tmp_path):
                               json={"model": "missing", "messages": [{"role": "user", "content": "Hi"}]})
         error = response.json()["error"]
         assert response.status_code == 503 and response.headers["Retry-After"]
-        assert "plugins.llm.model_path" in error["message"] and "fetch_model.py" in error["message"]
-        assert httpx.get(served.url + "/health").json()["checks"]["llm"] == "degraded"
+        assert "plugins.llm.model_path" in error["message"] and "hub llm fetch-model" in error["message"]
+        assert httpx.get(served.url + "/health").json()["checks"]["llm"] == "unhealthy"

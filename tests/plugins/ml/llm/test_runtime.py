@@ -193,7 +193,7 @@ async def test_missing_model_is_a_503_that_says_what_to_configure(tmp_path):
     with pytest.raises(HubError) as error:
         await runtime.complete([{"role": "user", "content": "Hi"}])
     assert error.value.code == "AI_SERVICE_UNAVAILABLE" and error.value.status == 503
-    assert "plugins.llm.model_path" in error.value.message and "scripts/fetch_model.py" in error.value.message
+    assert "plugins.llm.model_path" in error.value.message and "hub llm fetch-model" in error.value.message
     assert error.value.details["retry_after"] > 0
     default = LLMSettings()
     assert default.resolved_model_path(tmp_path) == tmp_path / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -203,6 +203,25 @@ async def test_hook_hub_health_checks_reports_the_model(client, model_path):
     response = await client.get("/health")
     body = await response.get_json()
     assert body["checks"]["llm"] == "healthy"
+
+
+async def test_health_without_the_model_or_llama_cpp_names_the_reason(tmp_path, monkeypatch):
+    """/health says "unhealthy" for the llm (a raising check), the start-up summary shows why."""
+    from core.app import create_app
+    from tests.helpers import make_settings
+
+    hub = create_app(make_settings(tmp_path)).extensions["hub"]
+    _, check = hub.health_checks["llm"]
+    with pytest.raises(RuntimeError, match=r"^no model at .*SmolLM2-135M-Instruct\.Q4_1\.gguf \(hub llm fetch-model\)"):
+        await check()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF")
+    assert await check() == "healthy"
+    real_find_spec = llm.importlib.util.find_spec
+    monkeypatch.setattr(llm.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "llama_cpp" else real_find_spec(name, *args))
+    with pytest.raises(RuntimeError, match="^llama-cpp-python not installed"):
+        await check()
 
 
 async def test_hook_hub_config_validates_llm_settings():

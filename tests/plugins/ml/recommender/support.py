@@ -1,14 +1,11 @@
-"""Helpers of the recommender tests: a small API client per caller, a synthetic catalog with
-users who each prefer one category, and training run to completion through the API."""
+"""Helpers of the recommender tests: a synthetic catalog with users who each prefer one category,
+and an Api that uploads it and trains through the API (the rest comes from the test kit)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-from dataclasses import dataclass
-from typing import Any
 
-from tests.helpers import Account, assert_error
+from core.testing import Api
 
 CATEGORIES = ("books", "electronics", "groceries", "toys")
 ITEMS_PER_CATEGORY = 10
@@ -45,36 +42,8 @@ def interactions(seed: int = 7) -> list[dict]:
     return rows
 
 
-@dataclass
-class Api:
-    client: Any
-    headers: dict
-    account: Account | None = None
-
-    @classmethod
-    def of(cls, client, account: Account) -> "Api":
-        return cls(client, account.headers, account)
-
-    @classmethod
-    def with_key(cls, client, key: str, account: Account | None = None) -> "Api":
-        return cls(client, {"X-API-Key": key}, account)
-
-    @property
-    def org_id(self) -> str:
-        return self.account.org_id
-
-    async def call(self, method: str, path: str, json: Any = None, status: int | None = 200, **kwargs) -> Any:
-        response = await getattr(self.client, method)(path, json=json, headers=self.headers, **kwargs)
-        body = await response.get_json()
-        if status is not None:
-            assert response.status_code == status, (response.status_code, body)
-        return body
-
-    async def error(self, method: str, path: str, json: Any, status: int, code: str) -> dict:
-        response = await getattr(self.client, method)(path, json=json, headers=self.headers)
-        body = await response.get_json()
-        assert_error(response.status_code, body, status, code)
-        return body["error"]
+class RecommenderApi(Api):
+    """The test kit's Api with the recommender's shortcuts."""
 
     async def upload_items(self, items: list[dict]) -> dict:
         return await self.call("post", "/api/v1/items", {"items": items})
@@ -98,11 +67,3 @@ class Api:
         job = await self.wait_for_job(accepted["job_id"])
         assert job["status"] == status, job
         return {**accepted, "job": job}
-
-    async def wait_for_job(self, job_id: str) -> dict:
-        for _ in range(1200):  # a bound, not a timing assertion: a stuck job fails the test
-            job = await self.call("get", f"/api/v1/jobs/{job_id}")
-            if job["status"] in ("completed", "failed", "cancelled", "timeout"):
-                return job
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"job {job_id} did not finish: {job}")

@@ -59,7 +59,7 @@ async def test_export_writes_parquet_per_day_and_the_catalog(api, internal_api, 
 
 async def test_export_is_internal_and_tenant_checked(client, admin, internal_api, other_admin):
     from tests.helpers import create_key
-    from tests.plugins.ml.recommender.support import Api
+    from tests.plugins.ml.recommender.support import RecommenderApi as Api
 
     writer = Api.with_key(client, (await create_key(client, admin, ["write"]))["key"], admin)
     await writer.error("post", "/internal/data/export", {"tenant_id": admin.org_id}, 403, "FORBIDDEN")

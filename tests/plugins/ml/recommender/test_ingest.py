@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import create_key
-from tests.plugins.ml.recommender.support import Api
+from tests.plugins.ml.recommender.support import RecommenderApi as Api
 
 GOOD_ITEM = {"item_id": "item_456", "title": "Product Name", "description": "Product description",
              "category": "electronics", "tags": ["smartphone", "5g"]}

@@ -226,7 +226,7 @@ async def test_rate_limit_is_per_tenant(api, other_api):
 
 async def test_viewer_gets_recommendations_and_read_keys_too(api, member_api, client, admin):
     from tests.helpers import create_key
-    from tests.plugins.ml.recommender.support import Api
+    from tests.plugins.ml.recommender.support import RecommenderApi as Api
 
     await api.seed()
     viewer = await member_api("viewer")

@@ -4,27 +4,10 @@ versions, clear errors, and switching the served version while requests keep com
 from __future__ import annotations
 
 import asyncio
-import types
 from pathlib import Path
 
-import pytest
+from core import tenant_label
 
-
-@pytest.fixture
-def events(hub):
-    """Events emitted while the test runs, received by a real plugin's hub_on_event."""
-    received = []
-    module = types.ModuleType("recommender_test_recorder")
-
-    async def hub_on_event(event):
-        received.append(event)
-
-    module.hub_on_event = hub_on_event
-    hub.manager.register(module, name="recommender_test_recorder")
-    try:
-        yield received
-    finally:
-        hub.manager.unregister(module)
 
 
 async def test_seed_trigger_runs_the_job_end_to_end(api, internal_api, hub, events):
@@ -47,21 +30,25 @@ async def test_seed_trigger_runs_the_job_end_to_end(api, internal_api, hub, even
     assert (directory / "model.json").exists()
     assert not [p for p in directory.parent.iterdir() if p.name.startswith(".tmp")]
 
-    mine = [e for e in events if e.org_id == api.org_id and e.type.startswith("recommender.training.")]
+    mine = [e for e in events.of(api.org_id) if e.type.startswith("recommender.training.")]
     kinds = [e.type for e in mine]
     assert kinds[0] == "recommender.training.started" and kinds[-1] == "recommender.training.completed"
     progress = [e.data for e in mine if e.type == "recommender.training.progressed"]
     assert progress and all(p["model_version"] == "v1" and p["loss"] >= 0 for p in progress)
-    assert any(e.type == "job.progressed" and e.org_id == api.org_id for e in events)
+    assert events.of(api.org_id, "job.progressed")
 
+    # the tenant is a keyed hash of the organization id; no label grows per run or epoch
+    tenant = tenant_label(hub, api.org_id)
     response = await api.client.get("/metrics")
     text = (await response.get_data()).decode()
-    assert f'ml_training_duration_seconds_count{{model_type="matrix_factorization",tenant_id="{api.org_id}"}} 1.0' in text
-    assert f'ml_training_loss{{epoch="1",model_version="v1",tenant_id="{api.org_id}"}}' in text
+    assert api.org_id not in text
+    assert f'ml_training_duration_seconds_count{{model_type="matrix_factorization",tenant_id="{tenant}"}} 1.0' in text
+    assert f'ml_training_loss{{model_type="matrix_factorization",tenant_id="{tenant}"}}' in text
+    assert "epoch=" not in text and "model_version=" not in text
     await api.recommend("user-1")
     text = (await (await api.client.get("/metrics")).get_data()).decode()
-    assert f'ml_ann_search_duration_seconds_count{{index_size="1e1",tenant_id="{api.org_id}"}}' in text
-    assert f'ml_recommendations_per_request_count{{tenant_id="{api.org_id}"}}' in text
+    assert f'ml_ann_search_duration_seconds_count{{index_size="1e1",tenant_id="{tenant}"}}' in text
+    assert f'ml_recommendations_per_request_count{{tenant_id="{tenant}"}}' in text
 
 
 async def test_data_range_limits_the_training_data(api):
@@ -100,7 +87,7 @@ async def test_nothing_to_train_on_fails_the_job_and_the_version(api, events):
     assert "No interactions" in trained["job"]["error"]
     model = await api.call("get", "/api/v1/recommender/models/v1")
     assert model["status"] == "failed" and not model["is_active"] and "No interactions" in model["error"]
-    assert any(e.type == "recommender.training.failed" and e.org_id == api.org_id for e in events)
+    assert events.of(api.org_id, "recommender.training.failed")
     assert (await api.recommend("u"))["metadata"]["model_version"] == "popularity-v1"
 
 
