@@ -99,6 +99,14 @@ def _networks(entries: list[str]) -> list[str]:
     return entries
 
 
+def _redis_url(value: str | None) -> str | None:
+    if value and not re.match(r"^rediss?://", value):
+        raise ValueError("must start with redis:// or rediss://")
+    return value or None
+
+
+RedisUrl = Annotated[str | None, AfterValidator(_redis_url)]
+
 # Host names ("hooks.internal", "*.corp.example"), IP addresses or CIDR networks.
 HostList = Annotated[CommaList, AfterValidator(_hosts_or_networks)]
 # IP addresses or CIDR networks.
@@ -218,7 +226,7 @@ class RateLimitSettings(_Section):
 
     enabled: bool = True
     backend: Literal["auto", "memory"] = "auto"  # auto: Redis when a Redis URL is set, else memory
-    redis_url: str | None = None  # default: the Hub's redis_url
+    redis_url: RedisUrl = None  # default: the Hub's redis_url
     on_redis_error: Literal["open", "closed"] = "open"  # Redis down: let requests through, or 503
     redis_timeout_seconds: float = Field(0.5, gt=0, le=30)
     redis_retry_seconds: float = Field(1.0, ge=0, le=300)  # after a Redis error, skip Redis this long
@@ -241,13 +249,6 @@ class RateLimitSettings(_Section):
         "/metrics": _rule(0),
     }
 
-
-    @field_validator("redis_url")
-    @classmethod
-    def _known_redis(cls, value: str | None) -> str | None:
-        if value and not re.match(r"^rediss?://", value):
-            raise ValueError("must start with redis:// or rediss://")
-        return value or None
 
     @field_validator("rules")
     @classmethod
@@ -403,7 +404,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("data")
     database_url: str = ""
-    redis_url: str | None = None
+    redis_url: RedisUrl = None
     secret_key: SecretStr | None = None
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -432,13 +433,6 @@ class Settings(BaseSettings):
         if value and not re.match(r"^(sqlite|postgres|postgresql|asyncpg)://", value):
             raise ValueError("must start with sqlite://, postgres:// or postgresql://")
         return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _known_redis(cls, value: str | None) -> str | None:
-        if value and not re.match(r"^rediss?://", value):
-            raise ValueError("must start with redis:// or rediss://")
-        return value or None
 
     @classmethod
     def settings_customise_sources(

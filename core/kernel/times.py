@@ -13,11 +13,14 @@ def utc_today() -> date:
     return utcnow().date()
 
 
-def iso(value: datetime | None) -> str | None:
-    """`value` in UTC with a `Z` (naive values are taken as UTC); None stays None."""
+def iso(value: datetime | float | None) -> str | None:
+    """`value` (a datetime, or unix seconds) in UTC with a `Z` (naive datetimes are taken as
+    UTC); None stays None."""
     if value is None:
         return None
-    if value.tzinfo is None:
+    if not isinstance(value, datetime):
+        value = datetime.fromtimestamp(float(value), timezone.utc)
+    elif value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 

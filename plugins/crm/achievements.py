@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import Event, emit
+from core import Event, emit, iso, utcnow
 from plugins.crm.models import AchievementProgress
-from plugins.crm.service import iso, utcnow
 
 
 @dataclass(frozen=True)

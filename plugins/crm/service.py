@@ -24,7 +24,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
-from core import HubError, Page, emit, validation_error
+from core import HubError, Page, emit, iso, utcnow, validation_error
 from plugins.crm.models import Company, Contact, ContactTag, Conversation, Lead, Message
 
 TRANSITIONS: dict[str, set[str]] = {
@@ -38,18 +38,6 @@ QUALIFIED_OR_BETTER = ("qualified", "converted")
 # sort parameter -> column
 CONTACT_SORTS = {"name": "name", "company": "company", "createdAt": "created_at"}
 LEAD_SORTS = {"name": "name", "createdAt": "created_at", "value": "value", "status": "status"}
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 async def _company_in_org(org_id, company_id: str | None) -> uuid.UUID | None:

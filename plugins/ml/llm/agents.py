@@ -79,11 +79,13 @@ from core import (
     Page,
     Principal,
     available_functions,
-    consume_quota,
     call_function,
+    consume_quota,
     current_hub,
     emit,
+    iso,
     openai_tool,
+    utcnow,
     validation_error,
 )
 from plugins.ml.llm.models import Agent, AgentRun
@@ -108,18 +110,6 @@ def price_per_1k_tokens(hub: Hub | None = None) -> float:
     local model costs nothing per token; set it to compare with a hosted model)."""
     hub = hub or current_hub()
     return float(getattr(hub.plugin_settings("llm"), "cost_per_1k_tokens", 0.0))
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def plain_json(value: Any) -> Any:

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -40,10 +40,12 @@ from core import (
     current_hub,
     emit,
     enqueue,
+    iso,
     not_found,
     record_cache,
     record_usage,
     tenant_label,
+    utcnow,
     validation_error,
 )
 from plugins.ml.recommender.metrics import recommender_metrics, size_bucket
@@ -82,20 +84,6 @@ POSITIVE_TYPES = ("view", "click", "purchase", "like", "add_to_cart")
 CATALOG_SLACK = timedelta(seconds=120)
 UNSYNCED = "-"
 ECHO_CHARS = 200  # an invalid id is echoed back at most this long
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(value: datetime | float | None) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        value = datetime.fromtimestamp(float(value), timezone.utc)
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def config(hub: Hub | None = None):
