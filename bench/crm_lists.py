@@ -5,15 +5,24 @@ For each database: start `hub serve` on an empty database (it migrates), registe
 organization, bulk-insert the rows for it through tortoise (`bulk_create` in batches, the
 ORM's own encoding of UUIDs and datetimes), then measure with httpx at a fixed
 concurrency: GET /api/leads (default page, a status filter, a deep offset) and
-GET /api/contacts?search= (a selective and an unselective term). Prints a table with
-requests/s, p50 and p99 (and the p50 of 20 requests sent one at a time: the server's own
-time, without queueing behind the other 15), plus the query plans of the measured queries (--explain), and
-writes bench/results/crm_lists.json.
+GET /api/contacts?search= (a selective and an unselective term; on SQLite through the FTS5
+trigram index of migrations/0004_contact_fts.py), and the same lists by cursor (core
+CursorQuery: `?cursor=` pages, which do not count): the first page, a page 50,000 rows deep
+reached through successive cursors (against `?offset=50000`), a status filter, a search;
+and the cost of the count: offset pages with `?total=false`, a deep cursor page with
+`?total=true`. Against a tree without cursor pages or `?total=` (e.g. the commit before them:
+`git worktree add /tmp/crm-before HEAD`, copy this file into it and run it there) the
+scenarios it cannot serve are skipped and the report says so (`code`).
+Prints a table with requests/s, p50 and p99 (and the p50 of 20 requests sent one at a time:
+the server's own time, without queueing behind the other 15), the time to walk the whole
+lead list 100 rows at a time by cursor and by offset (one request at a time), plus the
+query plans of the measured queries (--explain), and writes bench/results/crm_lists.json.
 
     .venv/bin/python bench/crm_lists.py                       # both databases
     .venv/bin/python bench/crm_lists.py --database sqlite --rows 20000 --requests 200
     .venv/bin/python bench/crm_lists.py --database postgres \\
         --postgres-url postgres://postgres@127.0.0.1:5432/test_crm_bench
+    .venv/bin/python bench/crm_lists.py --out bench/results/crm_lists-after.json
 
 PostgreSQL: the database named in --postgres-url is created if missing and its `public`
 schema is dropped and recreated at the start of the run (use a database of its own).
@@ -118,11 +127,24 @@ async def explain(org_id: str, dialect: str) -> dict[str, str]:
     builds them (for a search: the id probe, then either the page by ids or count + page)."""
     from tortoise import connections
 
+    from plugins.crm import service
     from plugins.crm.models import Contact, Lead
     from plugins.crm.service import CONTACT_FIELDS, FEW_MATCHES, LEAD_FIELDS
 
+    try:
+        from core.http.pagination import after
+    except ImportError:  # a tree without cursor pages
+        after = None
+    client = connections.get("default")
+    fts_table = getattr(service, "FTS_TABLE", None)
+    if dialect == "sqlite" and fts_table:
+        _, rows = await client.execute_query("SELECT 1 FROM sqlite_master WHERE name = ?", [fts_table])
+        fts_table = fts_table if rows else None
+
     order = ("-created_at", "-id")
     leads = Lead.for_org(org_id)
+    middle = await leads.order_by(*order).offset(50_000).limit(1).values("created_at", "id")
+    deep = after(order, [middle[0]["created_at"], middle[0]["id"]]) if middle and after else None
     queries: dict[str, object] = {
         "leads default (count)": leads.count(),
         "leads default (page)": leads.order_by(*order).limit(50).values(*LEAD_FIELDS),
@@ -130,25 +152,71 @@ async def explain(org_id: str, dialect: str) -> dict[str, str]:
         "leads status (page)": leads.filter(status="qualified").order_by(*order).limit(50).values(*LEAD_FIELDS),
         "leads deep offset (page)": leads.order_by(*order).offset(50_000).limit(50).values(*LEAD_FIELDS),
     }
+    if deep is not None:
+        queries["leads deep cursor (page)"] = leads.filter(deep).order_by(*order).limit(51).values(*LEAD_FIELDS)
     for label, term in (("selective", SELECTIVE), ("unselective", UNSELECTIVE)):
         search = Contact.for_org(org_id).filter(search_text__contains=term)
-        probe = search.limit(FEW_MATCHES + 1).values_list("id", flat=True)
-        queries[f"contacts {label} (id probe)"] = probe
-        ids = await probe
+        if dialect == "sqlite" and fts_table:  # the trigram index finds the ids (and counts them when many)
+            matches = (f"FROM {fts_table} JOIN crm_contact c ON c.rowid = {fts_table}.rowid "
+                       f"WHERE {fts_table} MATCH '\"{term}\"' AND c.org_id = '{org_id}'")
+            queries[f"contacts {label} (FTS5 trigram id probe)"] = f"SELECT c.id {matches} LIMIT {FEW_MATCHES + 1}"
+            ids = await search.limit(FEW_MATCHES + 1).values_list("id", flat=True)
+            if len(ids) > FEW_MATCHES:
+                queries[f"contacts {label} (FTS5 trigram count)"] = f"SELECT count(*) {matches}"
+        else:
+            probe = search.limit(FEW_MATCHES + 1).values_list("id", flat=True)
+            queries[f"contacts {label} (id probe)"] = probe
+            ids = await probe
+            if len(ids) > FEW_MATCHES:
+                queries[f"contacts {label} (count)"] = search.count()
         if len(ids) <= FEW_MATCHES:
             page = Contact.for_org(org_id).filter(id__in=ids).order_by(*order).limit(50).values(*CONTACT_FIELDS)
             queries[f"contacts {label} (page of {len(ids)} ids)"] = page
         else:
-            queries[f"contacts {label} (count)"] = search.count()
             queries[f"contacts {label} (page)"] = search.order_by(*order).limit(50).values(*CONTACT_FIELDS)
-    client = connections.get("default")
     prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS OFF) "
     plans = {}
     for name, query in queries.items():
-        _, rows = await client.execute_query(prefix + query.sql(params_inline=True))
+        sql = query if isinstance(query, str) else query.sql(params_inline=True)
+        _, rows = await client.execute_query(prefix + sql)
         lines = (" | ".join(str(v) for v in dict(row).values()) for row in rows)
         plans[name] = "\n".join(line if len(line) < 300 else line[:240] + " ...)" for line in lines)
     return plans
+
+
+async def walk(client: httpx.AsyncClient, headers: dict, by: str, rows: int, limit: int = 100,
+               keep_at: int = 50_000) -> tuple[dict, str | None]:
+    """Every lead, `limit` at a time, one request after the other: by cursor or by offset.
+    Returns the timing, and (by cursor) the cursor of the page `keep_at` rows deep."""
+    started, pages, seen, kept = time.perf_counter(), 0, 0, None
+    latencies = []
+    url = f"/api/leads?limit={limit}&cursor=" if by == "cursor" else f"/api/leads?limit={limit}&offset=0"
+    while True:
+        began = time.perf_counter()
+        response = await client.get(url, headers=headers)
+        latencies.append(time.perf_counter() - began)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages, seen = pages + 1, seen + len(body["leads"])
+        if by == "cursor":
+            following = body["pagination"]["nextCursor"]
+            if seen == min(keep_at, rows - limit):
+                kept = following
+            if not following:
+                break
+            url = f"/api/leads?limit={limit}&cursor={following}"
+        else:
+            if not body["pagination"]["hasMore"]:
+                break
+            url = f"/api/leads?limit={limit}&offset={seen}"
+    assert seen == rows, (by, seen, rows)
+    latencies.sort()
+    return {
+        "pages": pages, "rows": seen, "seconds": round(time.perf_counter() - started, 2),
+        "mean_page_ms": round(1000 * sum(latencies) / len(latencies), 1),
+        "last_page_ms": round(1000 * latencies[-1], 1) if by == "cursor" else None,
+        "p99_page_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
+    }, kept
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -169,7 +237,7 @@ async def measure(client: httpx.AsyncClient, path: str, headers: dict, total: in
             if response.status_code != 200:
                 errors += 1
             elif body_total is None:
-                body_total = response.json().get("total")
+                body_total = response.json().get("total", "-")
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -191,13 +259,32 @@ async def measure(client: httpx.AsyncClient, path: str, headers: dict, total: in
     }
 
 
+# (name, path, what the server must support: "" anything, "total" ?total=, "cursor" cursor pages)
 SCENARIOS = [
-    ("GET /api/leads", "/api/leads"),
-    ("GET /api/leads?status=qualified", "/api/leads?status=qualified"),
-    ("GET /api/leads?offset=50000", "/api/leads?offset=50000"),
-    (f"GET /api/contacts?search={SELECTIVE}", f"/api/contacts?search={SELECTIVE}"),
-    (f"GET /api/contacts?search={UNSELECTIVE}", f"/api/contacts?search={UNSELECTIVE}"),
+    ("GET /api/leads", "/api/leads", ""),
+    ("GET /api/leads?total=false", "/api/leads?total=false", "total"),
+    ("GET /api/leads?status=qualified", "/api/leads?status=qualified", ""),
+    ("GET /api/leads?offset=50000", "/api/leads?offset=50000", ""),
+    ("GET /api/leads?offset=50000&total=false", "/api/leads?offset=50000&total=false", "total"),
+    (f"GET /api/contacts?search={SELECTIVE}", f"/api/contacts?search={SELECTIVE}", ""),
+    (f"GET /api/contacts?search={UNSELECTIVE}", f"/api/contacts?search={UNSELECTIVE}", ""),
+    # keyset pages (no count unless ?total=true); {deep}: the cursor 50,000 rows in, by successive cursors
+    ("GET /api/leads?cursor=", "/api/leads?cursor=", "cursor"),
+    ("GET /api/leads?cursor=<50,000 deep>", "/api/leads?cursor={deep}", "cursor"),
+    ("GET /api/leads?cursor=<50,000 deep>&total=true", "/api/leads?cursor={deep}&total=true", "cursor"),
+    ("GET /api/leads?status=qualified&cursor=", "/api/leads?status=qualified&cursor=", "cursor"),
+    (f"GET /api/contacts?search={SELECTIVE}&cursor=", f"/api/contacts?search={SELECTIVE}&cursor=", "cursor"),
+    (f"GET /api/contacts?search={UNSELECTIVE}&cursor=", f"/api/contacts?search={UNSELECTIVE}&cursor=", "cursor"),
 ]
+
+
+async def supports(client: httpx.AsyncClient, headers: dict) -> dict[str, bool]:
+    """What the server under test serves: ?total= and ?cursor= (a tree before them says 400)."""
+    return {
+        "": True,
+        "total": (await client.get("/api/leads?limit=1&total=false", headers=headers)).status_code == 200,
+        "cursor": (await client.get("/api/leads?limit=1&cursor=", headers=headers)).status_code == 200,
+    }
 
 
 async def reset_postgres(url: str) -> None:
@@ -216,6 +303,17 @@ async def reset_postgres(url: str) -> None:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await connection.close()
+
+
+def git_head() -> str | None:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return (result.stdout.strip() + (" + uncommitted changes" if dirty else "")) if result.returncode == 0 else None
+
+
+def plans_fts(plans: dict) -> list[str]:
+    return [name for name in plans if "FTS5" in name]
 
 
 def run_one(database: str, args) -> dict:
@@ -267,8 +365,16 @@ async def one(database: str, args) -> dict:
             finally:
                 await connections.close_all()  # also on failure: aiosqlite's thread would keep the process alive
 
+            served = await supports(client, headers)
+            walks, deep = {}, None
+            if served["cursor"]:
+                walks["cursor"], deep = await walk(client, headers, "cursor", args.rows)
+            walks["offset"], _ = await walk(client, headers, "offset", args.rows)
             results = {}
-            for name, path in SCENARIOS:
+            for name, path, needs in SCENARIOS:
+                if not served[needs]:
+                    continue
+                path = path.format(deep=deep)
                 await measure(client, path, headers, min(50, args.requests), args.concurrency)  # warm-up
                 results[name] = await measure(client, path, headers, args.requests, args.concurrency)
     return {
@@ -276,7 +382,10 @@ async def one(database: str, args) -> dict:
         "rows": {"leads": args.rows, "contacts": args.rows},
         "seeding": seeding,
         "concurrency": args.concurrency,
+        "code": {"root": str(ROOT), "git_head": git_head(), "cursor_pages": served["cursor"],
+                 "total_parameter": served["total"], "fts_index": bool(plans_fts(plans)) if args.explain else None},
         "routes": results,
+        "walks": walks,
         "plans": plans,
     }
 
@@ -289,6 +398,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
     parser.add_argument("--explain", action="store_true", help="print the query plans of the measured queries")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "crm_lists.json"),
+                        help="the JSON file to write (its runs of other databases are kept)")
     parser.add_argument("--_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._one:
@@ -303,15 +414,22 @@ def main() -> None:
         reports.append(report)
         print(f"database={report['database']} concurrency={report['concurrency']} "
               f"seeding: leads {report['seeding']['leads_seconds']} s, contacts {report['seeding']['contacts_seconds']} s")
-        print(f"{'route':<36} {'rows':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'serial p50':>10}")
+        code = report["code"]
+        print(f"code: {code['root']} at {code['git_head']}; cursor pages: {code['cursor_pages']}, "
+              f"?total=: {code['total_parameter']}, FTS5 index: {code['fts_index']}")
+        print(f"{'route':<46} {'total':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'serial p50':>10}")
         for name, row in report["routes"].items():
-            print(f"{name:<36} {row['matching_rows']!s:>7} {row['requests_per_second']:>8} {row['p50_ms']:>8} "
+            counted = "-" if row["matching_rows"] is None else row["matching_rows"]  # cursor pages: not counted
+            print(f"{name:<46} {counted!s:>7} {row['requests_per_second']:>8} {row['p50_ms']:>8} "
                   f"{row['p99_ms']:>8} {row['errors']:>6} {row['serial_p50_ms']:>10}")
+        for by, row in report.get("walks", {}).items():
+            print(f"walk every lead by {by:<6}: {row['pages']} pages of 100 in {row['seconds']} s "
+                  f"(mean {row['mean_page_ms']} ms, p99 {row['p99_page_ms']} ms a page)")
         for name, plan in report["plans"].items():
             print(f"\n[{name}]\n{plan}")
         print()
-    out = ROOT / "bench" / "results" / "crm_lists.json"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}
     existing["runs"] = {**existing.get("runs", {}), **{
         ("sqlite" if r["database"].startswith("sqlite") else "postgres"): r for r in reports}}

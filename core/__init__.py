@@ -13,11 +13,14 @@ Errors        HubError, not_found(what), validation_error(field, reason), confli
               pydantic_details(error)
 Schemas       CamelModel, SnakeModel (unknown fields refused), Timestamp, iso(), utcnow()
 Lists         paginate(style), Page (`await page.fetch(query, "-created_at")`, `page.listing(...)`),
-              OffsetQuery, SkipQuery, PageNumberQuery, Pagination, CamelPagination
+              OffsetQuery, SkipQuery, PageNumberQuery, Pagination, CamelPagination; keyset pages:
+              CursorQuery (?cursor=, ?total=), CursorPagination, CamelCursorPagination
 Query strings validate_query(model) (the view gets `query_args`), Query, Blankable, CommaSeparated
 API docs      document_errors(409, ...) (the OpenAPI document infers 400/401/403/404/429)
-Tables        TenantModel (org_id, `for_org`, `get_for_org`), TimestampedModel
-Events        emit(org_id, type, data), Event, EventPayload
+Tables        TenantModel (org_id, `for_org`, `get_for_org`), TimestampedModel,
+              transaction() (tortoise's in_transaction plus after-commit), on_commit(callback)
+Events        emit(org_id, type, data) (recorded with the caller's transaction, delivered
+              after it commits), Event, EventPayload
 Jobs          enqueue(org_id, type, payload), JobContext, JobFailed, JobCancelled
 Functions     call_function, available_functions, openai_tool, FunctionContext, HubFunction
 Usage         record_usage, check_quota, consume_quota (metered units and monthly quotas),
@@ -39,7 +42,10 @@ from core.events.websocket.sockets import serve_topic
 from core.http.auth import current_org_id, current_principal, public, require
 from core.http.openapi import document_errors
 from core.http.pagination import (
+    CamelCursorPagination,
     CamelPagination,
+    CursorPagination,
+    CursorQuery,
     OffsetQuery,
     Page,
     PageNumberQuery,
@@ -57,6 +63,7 @@ from core.kernel.hub import Hub, current_hub, plugin_settings
 from core.kernel.models import TenantModel, TimestampedModel
 from core.kernel.settings import CommaList
 from core.kernel.times import iso, utcnow
+from core.kernel.transactions import on_commit, transaction
 from core.ops.metering import check_quota, consume_quota, record_usage
 from core.ops.observability.metrics import record_cache, tenant_label
 from core.tenancy.functions import FunctionContext, HubFunction, available_functions, call_function, openai_tool
@@ -67,9 +74,10 @@ __all__ = [
     "JobCancelled", "JobContext", "JobFailed", "NodeContext", "Page", "Principal", "SnakeModel", "TenantModel",
     "Timestamp", "TimestampedModel", "available_functions", "call_function", "check_quota", "conflict",
     "consume_quota", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
-    "not_found", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
-    "record_usage", "require", "serve_topic", "tenant_label", "utcnow", "validation_error",
+    "not_found", "on_commit", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
+    "record_usage", "require", "serve_topic", "tenant_label", "transaction", "utcnow", "validation_error",
     # lists, query strings and API docs
-    "Blankable", "CamelPagination", "CommaSeparated", "OffsetQuery", "PageNumberQuery", "Pagination", "Query",
+    "Blankable", "CamelCursorPagination", "CamelPagination", "CommaSeparated", "CursorPagination", "CursorQuery",
+    "OffsetQuery", "PageNumberQuery", "Pagination", "Query",
     "SkipQuery", "document_errors", "validate_query",
 ]

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import redis.asyncio as redis
 from quart import Quart
 
-from core.events import webhooks
+from core.events import outbox, webhooks
 from core.events.bus import EventBus
 from core.events.websocket import gateway as websocket_gateway
 from core.http import cors, openapi, pipeline, versioning
@@ -28,8 +28,9 @@ from core.kernel.contributions import command_registrar, health_check_registrar,
 from core.kernel.plugins import CORE_PLUGIN, HUB_VERSION, PluginError
 from core.kernel.settings import Settings, load_settings
 from core.ops import key_usage, metering, observability, ratelimit, startup
-from core.tenancy import context as tenant_context
+from core.tenancy import invalidation
 from core.tenancy.context import TenantDirectory
+from core.tenancy.invalidation import Invalidations
 from core.tenancy.functions import registrar as function_registrar
 
 log = logging.getLogger("hub")
@@ -39,7 +40,9 @@ def load_hub(settings: Settings | None = None, plugins: Iterable[Any] | None = N
     """The Hub with its plugins found, registered, checked and configured (nothing runs yet):
     the core's own hooks (core/builtin) plus the discovered plugins, or the `plugins` given."""
     hub = Hub.load(settings or load_settings(), builtin, plugins)
+    hub.invalidations = Invalidations(hub)
     hub.tenants = TenantDirectory(hub)
+    hub.tenants.listen(hub.invalidations)
     return hub
 
 
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     stages = [
         pipeline.UNREAD_BODY_STAGE,
         pipeline.REQUEST_ID_STAGE,
+        pipeline.UNIT_OF_WORK_STAGE,
         key_usage.install(app, hub),
         observability.install(app, hub),
         pipeline.URL_STAGE,
@@ -72,10 +76,11 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
         metering.install(app, hub),
     ]
     pipeline.install(app, [stage for stage in stages if stage is not None])
-    tenant_context.install(app, hub)
+    invalidation.install(app, hub)
     jobs.install(app, hub)
     websocket_gateway.install(app, hub)
     webhooks.install(app, hub)
+    outbox.install(app, hub)  # after webhooks and jobs: it stops first, while they still take events
     _mount_routes(app, hub)
     _check_routes(app, hub)
     cors.install(app, hub)

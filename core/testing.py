@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import pytest
+from quart.testing import QuartClient
 from pydantic import BaseModel, ConfigDict
 
 PASSWORD = "correct horse battery"
@@ -126,6 +127,17 @@ def hub_settings(tmp_path_factory, hub_settings_overrides):
     return test_settings(tmp_path_factory.mktemp("hub"), **hub_settings_overrides)
 
 
+class SettlingTestClient(QuartClient):
+    """Quart's test client, which also waits, after each request, until the events the request
+    emitted are delivered (they are dispatched after the response; core/events/outbox.py): a
+    test reads what handlers, sockets and webhooks did without waiting itself."""
+
+    async def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = await super().open(*args, **kwargs)
+        await self.app.extensions["hub"].bus.settle()
+        return response
+
+
 @pytest.fixture(scope="session")
 async def hub_app(hub_settings):
     from core.app import create_app
@@ -134,6 +146,7 @@ async def hub_app(hub_settings):
     if database_url:
         await reset_postgres(database_url)
     application = create_app(hub_settings)
+    application.test_client_class = SettlingTestClient
     async with application.test_app():
         yield application
 

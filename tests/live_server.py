@@ -46,6 +46,11 @@ class LiveHub:
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once: no shutdown code runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)  # its own group (start_new_session)
+        self.process.wait(timeout=10)
+
 
 def hub_environment(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """The machine's environment without its HUB_* settings, plus a private SQLite database in
@@ -75,6 +80,7 @@ def live_hub(data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = N
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "hub.py"), "serve", "--workers", str(workers), "--port", str(port)],
         cwd=ROOT, env=hub_environment(data_dir, env), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,  # so that kill() reaches the workers too
     )
     hub = LiveHub(f"http://127.0.0.1:{port}", port, process, log_path, data_dir)
     try:
@@ -97,6 +103,6 @@ def live_hub(data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = N
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()

@@ -1,10 +1,11 @@
 """Events: `await emit(org_id, "lead.created", data)` is how a plugin announces something.
 
 The type must be in the catalogue with a payload that fits it (core/events/catalogue.py).
-Every plugin enabled for that organization gets it through `hub_on_event`. A failing
-handler is logged and counted; it neither fails the emitter nor stops the others.
-Then the event goes to the Hub's sinks (WebSocket fan-out, signed webhooks), again
-without letting one failure reach the emitter.
+`emit` records the event in the outbox, in the caller's transaction, and returns; once that
+transaction commits, the dispatcher (core/events/outbox.py) delivers it off the response path:
+every plugin enabled for the organization gets it through `hub_on_event` (a failing handler
+is logged and counted and stops no one), then the Hub's sinks (WebSocket fan-out, signed
+webhooks) do, again each failure on its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.events.catalogue import EventCatalogue
+from core.events.outbox import Outbox
 from core.kernel.hub import Hub, current_hub
+from core.kernel.jsonable import jsonable
 from core.kernel.times import iso_now
 
 log = logging.getLogger("hub.events")
@@ -42,13 +45,28 @@ class EventBus:
         settings = hub.settings.events
         mode = settings.validate_payloads or ("log" if hub.settings.env == "production" else "strict")
         self.catalogue = EventCatalogue(mode)
+        self.outbox = Outbox(self, settings)
         self.handler_failures = 0
         self.sink_failures = 0
 
     async def emit(self, org_id: Any, event_type: str, data: dict[str, Any]) -> Event:
-        hub = self.hub
+        """Check the event, record it with the caller's change; it is delivered after commit."""
         self.catalogue.check(event_type, data)
-        event = Event(event_type, str(org_id), data)
+        # As JSON gives it back: what an in-process handler sees is what one in another process,
+        # taking the event over from the outbox, sees too.
+        event = Event(event_type, str(org_id), jsonable(data))
+        await self.outbox.record(event)
+        return event
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the events this process emitted so far are delivered (tests, commands)."""
+        await self.outbox.settle(timeout)
+
+    async def deliver(self, event: Event) -> None:
+        """Hand a committed event to the plugins, then to the sinks (the dispatcher calls this)."""
+        hub = self.hub
+        event_type = event.type
+        org_id = event.org_id
 
         def failed(plugin: str, error: Exception) -> None:
             self.handler_failures += 1
@@ -61,7 +79,6 @@ class EventBus:
             except Exception:
                 self.sink_failures += 1
                 log.exception("event sink %s failed on %s", getattr(sink, "__qualname__", sink), event_type)
-        return event
 
 
 async def emit(org_id: Any, event_type: str, data: dict[str, Any], hub: Hub | None = None) -> Event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.models import Model
 
 from core.kernel.models import TenantModel
 
@@ -39,3 +40,24 @@ class WebhookDelivery(TenantModel):
 
     class Meta:
         table = "core_webhook_delivery"
+
+
+class OutboxEvent(Model):
+    """An emitted event not yet handed to the plugins, sockets and webhooks (core/events/outbox.py).
+
+    Written in the same transaction as the change it announces, deleted once dispatched. The
+    process that wrote it owns it until `lease_until`; after that, any process may take it
+    over (its owner died, or fell behind), so an event is dispatched at least once."""
+
+    id = fields.CharField(max_length=32, primary_key=True)  # the event id
+    org_id = fields.CharField(max_length=64)
+    type = fields.CharField(max_length=100)
+    data = fields.JSONField()
+    timestamp = fields.CharField(max_length=40)  # the event's own, ISO 8601
+    sequence = fields.BigIntField(default=0)  # emit order within the emitting process
+    lease_until = fields.DatetimeField(db_index=True)
+    attempts = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "core_event_outbox"

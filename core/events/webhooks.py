@@ -40,6 +40,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -47,6 +48,8 @@ import httpx
 
 from core.events import ssrf
 from core.events.models import Webhook, WebhookDelivery
+from core.tenancy.invalidation import RESET
+from core.kernel.jsonable import jsonable
 
 log = logging.getLogger("hub.webhooks")
 
@@ -97,12 +100,8 @@ def verify_signature(secret: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, body), signature or "")
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
 def make_payload(event_type: str, data: Any, timestamp: str, event_id: str) -> dict[str, Any]:
-    return {"event": event_type, "data": _jsonable(data), "timestamp": timestamp, "id": event_id}
+    return {"event": event_type, "data": jsonable(data), "timestamp": timestamp, "id": event_id}
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:
@@ -165,22 +164,76 @@ def _is_delivery_job_event(event) -> bool:
     return str(event.type).startswith("job.") and data.get("job_type") == JOB_TYPE
 
 
+@dataclass(frozen=True)
+class Subscription:
+    webhook_id: uuid.UUID
+    events: tuple[str, ...]
+
+
+class Subscriptions:
+    """The active webhooks of each organization, cached per process (every event asks): a
+    change through the API is announced on the invalidation path, which every process hears."""
+
+    def __init__(self, hub: Any, ttl_seconds: float = 60.0) -> None:
+        self.hub = hub
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, list[Subscription]]] = {}
+        if hub.invalidations is not None:
+            hub.invalidations.on("webhooks", lambda org_id: self._cache.pop(org_id, None))
+            hub.invalidations.on(RESET, lambda _: self._cache.clear())
+
+    async def of(self, org_id: uuid.UUID) -> list[Subscription]:
+        key = str(org_id)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        generation = self.hub.invalidations.generation if self.hub.invalidations is not None else 0
+        rows = await Webhook.filter(org_id=org_id, is_active=True).values_list("id", "events")
+        found = [Subscription(webhook_id, tuple(events or ())) for webhook_id, events in rows]
+        if self.hub.invalidations is None or self.hub.invalidations.generation == generation:
+            if len(self._cache) >= 10_000:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + self.ttl, found)
+        return found
+
+
+def subscriptions(hub: Any) -> Subscriptions:
+    found = hub.extensions.get("webhook_subscriptions")
+    if found is None:
+        found = hub.extensions["webhook_subscriptions"] = Subscriptions(hub)
+    return found
+
+
+async def subscriptions_changed(hub: Any, org_id: Any) -> None:
+    """An organization's webhooks changed: every process reads them again."""
+    if hub.invalidations is not None:
+        await hub.invalidations.publish("webhooks", org_id)
+    else:
+        subscriptions(hub)._cache.pop(str(org_id), None)
+
+
 async def dispatch_event(hub, event) -> list[WebhookDelivery]:
-    """One delivery per active, matching webhook of the event's organization."""
+    """One delivery per active, matching webhook of the event's organization, once per event
+    id (an event dispatched again after its process died gets no second delivery)."""
     if _is_delivery_job_event(event):
         return []
     try:
         org_id = uuid.UUID(str(event.org_id))
     except ValueError:
         return []
-    hooks = [w for w in await Webhook.filter(org_id=org_id, is_active=True) if event_matches(w.events, event.type)]
+    hooks = [s for s in await subscriptions(hub).of(org_id) if event_matches(list(s.events), event.type)]
     if not hooks:
         return []
+    event_id = str(event.id)[:64]
+    done = set(await WebhookDelivery.filter(
+        webhook_id__in=[s.webhook_id for s in hooks], event_id=event_id).values_list("webhook_id", flat=True))
     payload = make_payload(event.type, event.data, event.timestamp, event.id)
     deliveries = []
     for hook in hooks:
+        if hook.webhook_id in done:
+            continue
         delivery = await WebhookDelivery.create(
-            org_id=org_id, webhook_id=hook.id, event=event.type[:100], event_id=str(event.id)[:64],
+            org_id=org_id, webhook_id=hook.webhook_id, event=event.type[:100], event_id=event_id,
             payload=payload, status="pending",
         )
         await schedule(hub, delivery, attempt=1, delay=0)

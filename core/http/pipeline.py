@@ -23,6 +23,7 @@ from quart import Quart, current_app, g, request
 from quart_schema import DataSource
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 
+from core.kernel import transactions
 from core.kernel.errors import HubError
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -65,6 +66,22 @@ def install(app: Quart, stages: list[Stage]) -> None:
 
 
 # -- the core's own stages --------------------------------------------------------------------
+
+
+async def _begin_unit_of_work() -> None:
+    g.unit_of_work = transactions.begin_unit_of_work()
+
+
+async def _end_unit_of_work(exception: BaseException | None) -> None:
+    token = getattr(g, "unit_of_work", None)
+    if token is not None:
+        g.unit_of_work = None
+        transactions.end_unit_of_work(token)
+
+
+# What waits for the request's end (events emitted in a bare tortoise transaction: dispatched if
+# it committed; core/kernel/transactions.py).
+UNIT_OF_WORK_STAGE = Stage("unit_of_work", before=_begin_unit_of_work, teardown=_end_unit_of_work)
 
 
 async def _assign_request_id() -> None:

@@ -82,6 +82,7 @@ from core.jobs.api import (
     backoff_delay,
 )
 from core.jobs.models import Job
+from core.kernel import transactions
 from core.kernel.times import iso, utcnow
 from core.tenancy.models import Organization
 
@@ -414,6 +415,7 @@ class JobRuntime:
         """Run the function: ("ok", result, None) | ("cancelled", None, None) |
         ("timeout", None, None) | ("error", None, exception)."""
         timeout = job.timeout_seconds or kind.timeout_seconds or self.settings.default_timeout_seconds
+        work = transactions.begin_unit_of_work()  # shared with the job's task, ended when it ends
         inner = asyncio.ensure_future(kind.func(ctx, dict(job.payload or {})))
         ctx._task = inner
         scope = asyncio.timeout(timeout)
@@ -433,6 +435,8 @@ class JobRuntime:
             return "cancelled", None, None
         except Exception as error:  # noqa: BLE001 - a job's failure is data
             return "error", None, error
+        finally:
+            transactions.end_unit_of_work(work)
         return "ok", result, None
 
     async def _finish(self, job: Job, ctx: JobContext, kind: str, value: Any, error: BaseException | None) -> None:

@@ -48,6 +48,8 @@ class Hub:
     redis: Any = None
     # The organizations' state as requests see it (core.tenancy.context.TenantDirectory).
     tenants: Any = None
+    # The one invalidation path of the per-process caches (core.tenancy.invalidation).
+    invalidations: Any = None
     # The event bus (core.events.bus.EventBus): `await hub.emit(org_id, type, data)`.
     bus: Any = None
     # Where emitted events go after the plugins' hub_on_event: WebSocket fan-out, webhooks.

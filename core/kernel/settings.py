@@ -153,6 +153,9 @@ class AuthSettings(_Section):
     password_time_cost: int = Field(3, ge=1, le=20)
     password_memory_kib: int = Field(65_536, ge=64, le=4_194_304)
     password_parallelism: int = Field(4, ge=1, le=64)
+    # Each process remembers who a token or key belongs to this long (never past its expiry); a
+    # logout, revocation, demotion or removal made through the Hub drops it everywhere at once.
+    principal_cache_seconds: float = Field(60.0, ge=0, le=3600)
 
 
 def _origins(entries: list[str]) -> list[str]:
@@ -305,6 +308,13 @@ class EventSettings(_Section):
     # How `emit` treats an unregistered type or a payload its model refuses: "strict" raises
     # (the default in development and tests), "log" logs and delivers (the default in production).
     validate_payloads: Literal["strict", "log"] | None = None
+    # The outbox (core/events/outbox.py): an event's process has this long to dispatch it
+    # before any other process may (at least once: a slow dispatch may then run twice) ...
+    outbox_lease_seconds: float = Field(30.0, ge=1, le=3600)
+    # ... and every process looks for such events this often.
+    outbox_poll_seconds: float = Field(1.0, gt=0, le=300)
+    # Events of one organization are dispatched in order, in one of this many lanes.
+    dispatch_lanes: int = Field(4, ge=1, le=64)
 
 
 class TenancySettings(_Section):

@@ -179,6 +179,7 @@ async def refresh(hub: Hub, refresh_token: str) -> dict[str, Any]:
             if not claimed:  # a concurrent refresh used it first
                 raise invalid
     if reused:
+        await hub.invalidations.publish("session", row.family)
         raise invalid
     user = await User.filter(id=row.user_id, is_active=True).first()
     if user is None:
@@ -192,19 +193,23 @@ async def logout(hub: Hub, token_payload: dict[str, Any], refresh_token: str | N
     ends that token's session too."""
     expires_at = datetime.fromtimestamp(token_payload["exp"], tz=now().tzinfo)
     await RevokedToken.get_or_create(jti=token_payload["jti"], defaults={"expires_at": expires_at})
+    await hub.invalidations.publish("token", token_payload["jti"])
     family = token_family(token_payload)
     if family is not None:
         await RefreshToken.filter(family=family, user_id=token_payload["sub"]).update(revoked=True)
+        await hub.invalidations.publish("session", family)
     if refresh_token:
         row = await RefreshToken.filter(
             token_hash=hash_token(hub.signing_key, refresh_token), user_id=token_payload["sub"]
         ).first()
         if row is not None:
             await RefreshToken.filter(family=row.family).update(revoked=True)
+            await hub.invalidations.publish("session", row.family)
 
 
-async def revoke_all_sessions(user_id: Any) -> None:
+async def revoke_all_sessions(hub: Hub, user_id: Any) -> None:
     await RefreshToken.filter(user_id=user_id).update(revoked=True)
+    await hub.invalidations.publish("user", user_id)
 
 
 async def create_member(hub: Hub, org_id: Any, *, email: str, first_name: str, last_name: str, role: str,

@@ -8,13 +8,11 @@ here. Within a request the state is read once (kept on `g`); across requests it 
 process for `[tenancy] cache_seconds`. After changing an organization's plan, status or plugin
 switches, call `await hub.tenants.invalidate(org_id)`: the one invalidation path, which every
 process hears at once through Redis when the Hub has one (otherwise other processes see the
-change within `cache_seconds`).
+change within `cache_seconds`; core/tenancy/invalidation.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,11 +20,9 @@ from typing import Any
 
 from quart import g, has_request_context, has_websocket_context
 
+from core.tenancy.invalidation import RESET
 from core.tenancy.models import Organization, PluginState
 
-log = logging.getLogger("hub.tenancy")
-
-CHANNEL = "hub:tenants:invalidate:{db}"
 CACHE_SIZE = 10_000
 
 
@@ -52,10 +48,7 @@ class TenantDirectory:
         self.hub = hub
         self.ttl = hub.settings.tenancy.cache_seconds
         self._cache: dict[str, tuple[float, TenantState]] = {}
-        self._redis: Any = None
-        self._listener: asyncio.Task | None = None
-        self.channel = CHANNEL.format(db=0)
-        self.stats = {"hits": 0, "misses": 0, "invalidations": 0, "remote_invalidations": 0}
+        self.stats = {"hits": 0, "misses": 0}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -72,10 +65,12 @@ class TenantDirectory:
             state = cached[1]
         else:
             self.stats["misses"] += 1
+            generation = self.hub.invalidations.generation
             state = await self._read(key)
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()  # entries live `ttl` anyway; this only bounds memory
-            self._cache[key] = (time.monotonic() + self.ttl, state)
+            if self.hub.invalidations.generation == generation:  # else it may have changed meanwhile
+                self._cache[key] = (time.monotonic() + self.ttl, state)
         if in_request:
             g.tenant = state
         return state
@@ -107,77 +102,9 @@ class TenantDirectory:
             g.tenant = None
 
     async def invalidate(self, org_id: Any) -> None:
-        """The organization changed: forget it here and tell every other process."""
-        self.stats["invalidations"] += 1
-        self.forget(org_id)
-        if self._redis is not None:
-            try:
-                await self._redis.publish(self.channel, _key(org_id))
-            except Exception:  # the others fall back to the cache's expiry
-                log.warning("could not announce a tenant change over Redis; other processes see it "
-                            "within %ss", self.ttl, exc_info=True)
+        """The organization changed: forget it here and in every other process."""
+        await self.hub.invalidations.publish("tenant", org_id)
 
-    # -- across processes ------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        url = self.hub.settings.redis_url
-        if not url:
-            return
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
-        self.channel = CHANNEL.format(db=self._redis.connection_pool.connection_kwargs.get("db", 0))
-        subscribed = asyncio.Event()
-        self._listener = asyncio.create_task(self._listen(subscribed), name="hub-tenant-invalidations")
-        try:
-            await asyncio.wait_for(subscribed.wait(), 5)
-        except TimeoutError:
-            log.warning("tenant invalidations: not subscribed to Redis yet; retrying in the background")
-
-    async def _listen(self, subscribed: asyncio.Event) -> None:
-        backoff = 0.5
-        while True:
-            pubsub = self._redis.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                async for message in pubsub.listen():
-                    if message["type"] == "subscribe":
-                        subscribed.set()
-                        backoff = 0.5
-                        self._cache.clear()  # changes published while we were away are unknown
-                    elif message["type"] == "message":
-                        self.stats["remote_invalidations"] += 1
-                        data = message["data"]
-                        self._cache.pop(data.decode() if isinstance(data, bytes) else str(data), None)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("tenant invalidations: lost Redis (%s); resubscribing in %.1fs", error, backoff)
-            finally:
-                try:
-                    await pubsub.aclose()
-                except Exception:
-                    pass
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
-
-    async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-            self._listener = None
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
-
-
-def install(app: Any, hub: Any) -> None:
-    """Hear other processes' invalidations while the server runs."""
-
-    @app.before_serving
-    async def _start_tenant_invalidations() -> None:
-        await hub.tenants.start()
-
-    @app.after_serving
-    async def _stop_tenant_invalidations() -> None:
-        await hub.tenants.stop()
+    def listen(self, invalidations: Any) -> None:
+        invalidations.on("tenant", self.forget)
+        invalidations.on(RESET, lambda _: self._cache.clear())

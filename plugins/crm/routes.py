@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import document_response, validate_request
 
-from core import OffsetQuery, current_org_id, current_principal, require, validate_query
+from core import CursorQuery, current_org_id, current_principal, require, validate_query
 from plugins.crm import achievements, service
 from plugins.crm.schemas import (
     AchievementList,
@@ -47,7 +47,9 @@ def _changes(data) -> dict:
 @validate_query(LeadQuery)
 @document_response(LeadList)
 async def list_leads(query_args: LeadQuery):
-    """The organization's leads, filtered, searched and sorted (default: newest first)."""
+    """The organization's leads, filtered, searched and sorted (default: newest first). Pages by
+    `limit`/`offset` (seed 004, with `total`) or by cursor: `?cursor=` for the first page, then
+    `pagination.nextCursor` (no count unless `?total=true`)."""
     page = query_args.page()
     rows, total = await service.list_leads(
         current_org_id(), page, query_args.status, query_args.source, query_args.company_id, query_args.search,
@@ -99,7 +101,8 @@ async def delete_lead(lead_id: str):
 @validate_query(ContactQuery)
 @document_response(ContactList)
 async def list_contacts(query_args: ContactQuery):
-    """The organization's contacts, searched, filtered by tags and sorted (default: newest first)."""
+    """The organization's contacts, searched, filtered by tags and sorted (default: newest first);
+    by offset or by cursor, as leads."""
     page = query_args.page()
     rows, total = await service.list_contacts(
         current_org_id(), page, query_args.search, query_args.tags, query_args.sort, query_args.direction()
@@ -150,7 +153,8 @@ async def delete_contact(contact_id: str):
 @validate_query(CompanyQuery)
 @document_response(CompanyList)
 async def list_companies(query_args: CompanyQuery):
-    """The organization's companies by name, with their lead and contact counts."""
+    """The organization's companies by name, with their lead and contact counts; by offset or by
+    cursor, as leads."""
     page = query_args.page()
     rows, total = await service.list_companies(current_org_id(), page, query_args.search)
     return page.listing("companies", rows, total, camel=True)
@@ -199,7 +203,7 @@ async def delete_company(company_id: str):
 @validate_query(ConversationQuery)
 @document_response(ConversationList)
 async def list_conversations(query_args: ConversationQuery):
-    """Conversations with leads, the latest message first."""
+    """Conversations with leads, the latest message first; by offset or by cursor, as leads."""
     page = query_args.page()
     rows, total = await service.list_conversations(current_org_id(), page, query_args.status)
     return page.listing("conversations", rows, total, camel=True)
@@ -207,10 +211,11 @@ async def list_conversations(query_args: ConversationQuery):
 
 @bp.get("/api/messages/<lead_id>")
 @require("crm.messages.read")
-@validate_query(OffsetQuery)
+@validate_query(CursorQuery)
 @document_response(MessageList)
-async def list_messages(lead_id: str, query_args: OffsetQuery):
-    """A lead's messages, oldest first; reading them marks the lead's messages read."""
+async def list_messages(lead_id: str, query_args: CursorQuery):
+    """A lead's messages, oldest first; reading them marks the lead's messages read. By offset or
+    by cursor, as leads (a cursor is for this lead's messages only)."""
     page = query_args.page()
     rows, total = await service.read_messages(current_org_id(), lead_id, page)
     return page.listing("messages", rows, total, camel=True)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
-from core import Blankable, CamelModel, CamelPagination, CommaSeparated, OffsetQuery, SnakeModel, Timestamp
+from core import Blankable, CamelCursorPagination, CamelModel, CommaSeparated, CursorQuery, SnakeModel, Timestamp
 from plugins.crm.models import LEAD_STATUSES
 from plugins.crm.service import CONTACT_SORTS, LEAD_SORTS
 
@@ -65,6 +65,11 @@ class LeadUpdate(CamelModel):
     _required = field_validator("name", "status", "source", "value", mode="before")(_not_null)
 
 
+# Lists page by offset (seed 004: ?limit=&offset=, with `total`) or by cursor (?cursor=, then
+# `pagination.nextCursor`; `total` null unless ?total=true): core CursorQuery.
+TOTAL = "All matching rows: counted on offset pages (seed 004), null on cursor pages unless ?total=true"
+
+
 class LeadOut(CamelModel):
     id: str
     name: str
@@ -82,8 +87,8 @@ class LeadOut(CamelModel):
 
 class LeadList(CamelModel):
     leads: list[LeadOut]
-    total: int
-    pagination: CamelPagination
+    total: int | None = Field(description=TOTAL)
+    pagination: CamelCursorPagination
 
 
 # -- list queries --------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ class LeadList(CamelModel):
 SearchTerm = Blankable[Annotated[str, StringConstraints(max_length=200)]]
 
 
-class SortedQuery(OffsetQuery):
+class SortedQuery(CursorQuery):
     sort: str
     order: Literal["asc", "desc"] | None = Field(None, description="Default: desc for createdAt, else asc")
 
@@ -114,11 +119,11 @@ class ContactQuery(SortedQuery):
     sort: Literal[tuple(CONTACT_SORTS)] = "createdAt"  # type: ignore[valid-type]
 
 
-class CompanyQuery(OffsetQuery):
+class CompanyQuery(CursorQuery):
     search: SearchTerm = Field(None, description="Part of the name, any case")
 
 
-class ConversationQuery(OffsetQuery):
+class ConversationQuery(CursorQuery):
     status: Literal["active", "closed"] | None = None
 
 
@@ -167,8 +172,8 @@ class ContactOut(CamelModel):
 
 class ContactList(CamelModel):
     contacts: list[ContactOut]
-    total: int
-    pagination: CamelPagination
+    total: int | None = Field(description=TOTAL)
+    pagination: CamelCursorPagination
 
 
 # -- companies -----------------------------------------------------------------------------------
@@ -204,8 +209,8 @@ class CompanyOut(CamelModel):
 
 class CompanyList(CamelModel):
     companies: list[CompanyOut]
-    total: int
-    pagination: CamelPagination
+    total: int | None = Field(description=TOTAL)
+    pagination: CamelCursorPagination
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -228,8 +233,8 @@ class MessageOut(CamelModel):
 
 class MessageList(CamelModel):
     messages: list[MessageOut]
-    total: int
-    pagination: CamelPagination
+    total: int | None = Field(description=TOTAL)
+    pagination: CamelCursorPagination
 
 
 class LastMessage(CamelModel):
@@ -249,8 +254,8 @@ class ConversationOut(CamelModel):
 
 class ConversationList(CamelModel):
     conversations: list[ConversationOut]
-    total: int
-    pagination: CamelPagination
+    total: int | None = Field(description=TOTAL)
+    pagination: CamelCursorPagination
 
 
 # -- analytics and achievements ------------------------------------------------------------------

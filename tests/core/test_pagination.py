@@ -291,7 +291,8 @@ async def test_fetch_counts_and_pages(admin):
 
 @pytest.mark.parametrize(("url", "allowed"), [
     ("/api/v1/jobs?state=running", ["job_type", "limit", "offset", "status", "type"]),
-    ("/api/leads?serach=acme", ["companyId", "limit", "offset", "order", "search", "sort", "source", "status"]),
+    ("/api/leads?serach=acme", ["companyId", "cursor", "limit", "offset", "order", "search", "sort", "source",
+                                "status", "total"]),  # cursor and total: keyset pages (CursorQuery)
     ("/api/v1/items?categroy=books", ["category", "limit", "offset"]),
     ("/api/v1/keys?offset=2", ["limit", "skip"]),  # seed 002 pages with skip
     ("/api/example/notes?limit=2&sort=text", ["limit", "offset"]),
@@ -311,3 +312,190 @@ async def test_comma_separated_and_repeated_values_are_one_list(client, admin):
     for query in ("status=pending,running", "status=pending&status=running", "status=%20pending%20,,running,"):
         response = await client.get(f"/api/v1/jobs?{query}", headers=admin.headers)
         assert response.status_code == 200, await response.get_json()
+
+
+# -- keyset (cursor) pages ----------------------------------------------------------------------------
+
+from datetime import datetime, timedelta, timezone  # noqa: E402
+from functools import cmp_to_key  # noqa: E402
+from itertools import product  # noqa: E402
+
+from tortoise.expressions import Q  # noqa: E402
+
+from core.http.pagination import CursorQuery, after, decode_cursor, encode_cursor  # noqa: E402
+
+
+def holds(condition: Q, row: dict) -> bool:
+    """`condition` (as `after` builds it) evaluated on a row in Python, with SQL's NULLs: a
+    comparison with NULL is not true."""
+    results = []
+    for name, value in condition.filters.items():
+        column, _, operator = name.partition("__")
+        have = row[column]
+        if operator == "isnull":
+            results.append((have is None) == value)
+        elif have is None:
+            results.append(False)
+        else:
+            results.append({"": have == value, "gt": have > value, "lt": have < value,
+                            "gte": have >= value, "lte": have <= value}[operator])
+    results += [holds(child, row) for child in condition.children]
+    return any(results) if condition.join_type == Q.OR else all(results)
+
+
+def database_order(rows: list[dict], ordering: tuple[str, ...], nulls_first_ascending: bool) -> list[dict]:
+    def compare(a, b):
+        for key in ordering:
+            column, descending = key.lstrip("-"), key.startswith("-")
+            x, y = a[column], b[column]
+            if x == y:
+                continue
+            if x is None or y is None:  # NULL is the smallest value (SQLite) or the largest (PostgreSQL)
+                smaller = (x is None) == nulls_first_ascending
+            else:
+                smaller = x < y
+            return (1 if smaller else -1) if descending else (-1 if smaller else 1)
+        return 0
+
+    return sorted(rows, key=cmp_to_key(compare))
+
+
+@pytest.mark.parametrize("nulls_first_ascending", [True, False])
+@pytest.mark.parametrize("ordering", [
+    ("company", "id"), ("-company", "-id"), ("name", "id"), ("-name", "-id"),
+    ("company", "-name", "-id"), ("-company", "name", "id"),
+])
+def test_after_is_exactly_the_rows_that_follow(ordering, nulls_first_ascending):
+    """For every row of a list with ties and NULLs, `after(its values)` holds for exactly the
+    rows after it in the database's order, wherever the database puts NULLs."""
+    rows = [{"id": i, "name": name, "company": company}
+            for i, (name, company) in enumerate(product(["a", "b", "b"], [None, "x", "y", None]))]
+    ordered = database_order(rows, ordering, nulls_first_ascending)
+    for position, row in enumerate(ordered):
+        condition = after(ordering, [row[key.lstrip("-")] for key in ordering], nulls_first_ascending, {"company"})
+        assert [r["id"] for r in ordered if holds(condition, r)] == [r["id"] for r in ordered[position + 1:]], (
+            position, row)
+
+
+def test_after_bounds_the_first_key_for_the_index():
+    from hub_example_plugin.models import ExampleNote
+
+    moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    sql = ExampleNote.filter(after(("-created_at", "-id"), [moment, "x"])).sql(params_inline=True)
+    where = sql.split("WHERE ", 1)[1]
+    assert where.startswith('"created_at"<=') and '"created_at"<' in where and '"id"<' in where, sql
+
+
+async def test_cursors_round_trip_typed_values(app):
+    import uuid as uuid_module
+    from decimal import Decimal
+
+    values = [datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc), "Ñame \"quoted\"", 1.5, 7, None, True,
+              Decimal("1.10"), uuid_module.uuid4()]
+    ordering = tuple(f"k{i}" for i in range(len(values)))
+    async with app.test_request_context("/api/things"):
+        cursor = encode_cursor(ordering, values)
+        assert decode_cursor(cursor, ordering) == values
+        assert all(type(a) is type(b) for a, b in zip(decode_cursor(cursor, ordering), values))
+
+
+@pytest.mark.parametrize("change", ["payload", "signature", "ordering", "path", "cut"])
+async def test_a_cursor_is_refused_when_anything_about_it_changed(app, change):
+    ordering = ("-created_at", "-id")
+    async with app.test_request_context("/api/things"):
+        cursor = encode_cursor(ordering, [datetime(2024, 1, 1, tzinfo=timezone.utc), "id-1"])
+    payload, signature = cursor.split(".")
+    path = "/api/things"
+    if change == "payload":
+        cursor = encode_cursor.__globals__["_b64"](b'{"o":"-created_at,-id","v":[["n",null],["s","id-0"]]}') + "." + signature
+    elif change == "signature":
+        cursor = payload + "." + signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    elif change == "ordering":
+        ordering = ("created_at", "id")
+    elif change == "path":
+        path = "/api/other-things"
+    else:
+        cursor = cursor[: len(payload) // 2]
+    async with app.test_request_context(path):
+        with pytest.raises(HubError) as caught:
+            decode_cursor(cursor, ordering)
+    assert caught.value.code == "VALIDATION_ERROR" and caught.value.details["field"] == "cursor"
+    assert ("sort" in caught.value.details["reason"]) == (change == "ordering")
+
+
+async def test_cursor_query_pages(app, settings):
+    async with app.test_request_context("/anything", query_string={"cursor": "", "limit": "5"}):
+        page = paginate("offset")  # paginate() knows no cursors: a route opts in with CursorQuery
+    assert page == Page(offset=0, limit=5) and not page.keyset
+    for query, expected in [
+        ({"cursor": ""}, Page(0, settings.pagination.default_limit, cursor="")),
+        ({"cursor": "  ", "total": "true"}, Page(0, settings.pagination.default_limit, cursor="", count=True)),
+        ({"cursor": "abc", "limit": "3"}, Page(0, 3, cursor="abc")),
+        ({"offset": "4", "total": "false"}, Page(4, settings.pagination.default_limit, count=False)),
+        ({"offset": "", "cursor": "abc"}, Page(0, settings.pagination.default_limit, cursor="abc")),
+    ]:
+        async with app.test_request_context("/anything", query_string=query):
+            from core.http.query import parse_query
+
+            assert parse_query(CursorQuery).page() == expected, query
+    async with app.test_request_context("/anything", query_string={"cursor": "abc", "offset": "0"}):
+        with pytest.raises(HubError) as caught:
+            parse_query(CursorQuery).page()
+    assert caught.value.details["field"] == "cursor"
+
+
+async def notes_in_one_instant(account, count: int):
+    from hub_example_plugin.models import ExampleNote
+
+    moment = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
+    await ExampleNote.bulk_create([
+        ExampleNote(org_id=uuid.UUID(account.org_id), author_id=uuid.UUID(account.user_id), text=f"note {i % 3}",
+                    created_at=moment + timedelta(microseconds=i // 4), updated_at=moment)
+        for i in range(count)
+    ])
+    return ExampleNote.for_org(account.org_id)
+
+
+@pytest.mark.parametrize("ordering", [("-created_at",), ("created_at",), ("text",), ("-text", "created_at")])
+@pytest.mark.parametrize("values", [(), ("text",), ("id", "text", "created_at")])
+async def test_fetch_by_cursor_walks_the_whole_list_once(app, admin, ordering, values):
+    """Ties on the sort key (4 notes per microsecond, 3 texts), both directions, model
+    instances or dicts, with the sort keys in `values` or not (then read and dropped)."""
+    notes = await notes_in_one_instant(admin, 14)
+    everything, total = await Page(0, 100).fetch(notes, *ordering)
+    assert total == 14
+    for limit in (1, 3, 5, 14, 20):
+        walked, cursor = [], ""
+        async with app.test_request_context("/api/example/notes"):
+            while True:
+                page = Page(0, limit, cursor=cursor)
+                rows, total = await page.fetch(notes, *ordering, values=values)
+                assert total is None and len(rows) <= limit
+                assert all(set(row) == set(values) for row in rows) if values else True
+                walked += rows
+                cursor = page.found["next_cursor"]
+                assert page.found["has_more"] == (cursor is not None)
+                if cursor is None:
+                    break
+        if "id" in values or not values:
+            assert [getattr(r, "id", None) or r["id"] for r in walked] == [n.id for n in everything], limit
+        else:
+            assert [r["text"] for r in walked] == [n.text for n in everything], limit
+
+
+async def test_fetch_counts_when_asked(app, admin):
+    notes = await notes_in_one_instant(admin, 5)
+    async with app.test_request_context("/api/example/notes"):
+        page = Page(0, 2, cursor="", count=True)
+        rows, total = await page.fetch(notes, "-created_at")
+        assert total == 5 and len(rows) == 2
+        listing = page.listing("notes", [], total)
+    assert listing.headers["X-Total-Count"] == "5" and "X-Page" not in listing.headers
+    assert "Link" in listing.headers and "cursor=" in listing.headers["Link"]
+    assert (await listing.get_json())["pagination"] == {"limit": 2, "offset": None, "has_more": True,
+                                                        "next_cursor": page.found["next_cursor"]}
+    page = Page(4, 2, count=False)
+    rows, total = await page.fetch(notes, "-created_at")
+    assert total is None and len(rows) == 1 and page.info(total) == {"limit": 2, "offset": 4, "has_more": False}
+    rows, total = await Page(1, 2).fetch(notes, "-created_at", total=99)  # a count the caller already has
+    assert total == 99 and len(rows) == 2

@@ -151,6 +151,7 @@ async def test_a_failing_event_handler_breaks_neither_the_emitter_nor_other_hand
         before = hub.bus.handler_failures
         async with app.app_context():
             event = await emit(admin.org_id, "test.pinged", {"n": 1})
+            await hub.bus.settle()
         assert hub.bus.handler_failures == before + 1
         assert any(e.id == event.id for e in hub.extensions[hub_example_plugin.RECEIVED])
     finally:
@@ -241,6 +242,7 @@ async def test_a_plugin_switched_off_for_an_organization_has_no_routes_events_or
         async with app.app_context():
             await emit(admin.org_id, "test.marked", {"marker": marker})
             await emit(other_admin.org_id, "test.marked", {"marker": marker})
+            await hub.bus.settle()
             principal = await principal_for(hub, admin)
             assert "count_notes" not in [f.name for f in await available_functions(hub, principal)]
             with pytest.raises(HubError):

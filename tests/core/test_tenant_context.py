@@ -10,7 +10,6 @@ import asyncio
 import pytest
 
 from core.app import load_hub
-from core.tenancy.context import TenantDirectory
 from core.tenancy.models import Organization
 from tests.helpers import make_settings
 
@@ -58,7 +57,7 @@ async def test_an_unknown_or_malformed_organization_has_an_empty_state(hub):
 
 @pytest.fixture
 async def redis_directories(tmp_path, app):
-    """Two tenant directories on one Redis: two processes' caches."""
+    """Two Hubs' tenant directories on one Redis: two processes' caches."""
     import redis.asyncio as redis
 
     probe = redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
@@ -68,13 +67,13 @@ async def redis_directories(tmp_path, app):
         pytest.skip(f"no Redis at {REDIS_TEST_URL}: {error}")
     finally:
         await probe.aclose()
-    hub = load_hub(make_settings(tmp_path, redis_url=REDIS_TEST_URL, tenancy={"cache_seconds": 3600}))
-    directories = [TenantDirectory(hub), TenantDirectory(hub)]
-    for directory in directories:
-        await directory.start()
-    yield directories
-    for directory in directories:
-        await directory.stop()
+    hubs = [load_hub(make_settings(tmp_path, redis_url=REDIS_TEST_URL, tenancy={"cache_seconds": 3600}))
+            for _ in range(2)]
+    for each in hubs:
+        await each.invalidations.start()
+    yield [each.tenants for each in hubs]
+    for each in hubs:
+        await each.invalidations.stop()
 
 
 async def test_invalidation_reaches_the_other_process_through_redis(redis_directories, admin):

@@ -662,3 +662,39 @@ async def test_without_a_job_system_deliveries_run_on_tasks_and_resume(app, clie
         assert await webhooks.resume_pending(hub) >= 1
     await wait_until(lambda: WebhookDelivery.filter(id=left.id, status="succeeded").exists())
     assert json.loads(receiver.at(path)[-1]["body"])["data"] == {"left": "behind"}
+
+
+async def test_an_event_dispatched_twice_is_delivered_once(app, client, hub, admin, receiver):
+    """At-least-once events (an outbox row taken over after its process died may be dispatched
+    again): the webhook sends one delivery per event id and endpoint."""
+    from core.events.bus import Event
+    from core.events.webhooks import dispatch_event
+
+    path = new_path()
+    hook = await create_hook(client, admin, receiver.url(path), ["deal.*"])
+    event = Event("deal.created", admin.org_id, {"id": "once"})
+    async with app.app_context():
+        first = await dispatch_event(hub, event)
+        again = await dispatch_event(hub, event)
+    assert len(first) == 1 and again == []
+    [delivery] = await wait_for_final(client, admin, hook["id"])
+    await asyncio.sleep(0.3)
+    assert delivery["status"] == "succeeded"
+    assert [json.loads(r["body"])["id"] for r in receiver.at(path)] == [event.id]
+
+
+async def test_a_new_webhook_hears_the_next_event_despite_the_subscription_cache(app, client, admin, receiver):
+    """Active webhooks are cached per organization; creating, pausing or deleting one through
+    the API is announced, so the next event already sees the change."""
+    first, second = new_path(), new_path()
+    hook = await create_hook(client, admin, receiver.url(first), ["deal.*"])
+    await emit_in(app, admin.org_id, "deal.created", {"n": 1})  # caches the organization's webhooks
+    await wait_for_final(client, admin, hook["id"])
+    other = await create_hook(client, admin, receiver.url(second), ["deal.*"])
+    paused = await client.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin.headers, json={"is_active": False})
+    assert paused.status_code == 200, await paused.get_json()
+    await emit_in(app, admin.org_id, "deal.created", {"n": 2})
+    await wait_for_final(client, admin, other["id"])
+    await asyncio.sleep(0.3)
+    assert [json.loads(r["body"])["data"]["n"] for r in receiver.at(first)] == [1]
+    assert [json.loads(r["body"])["data"]["n"] for r in receiver.at(second)] == [2]

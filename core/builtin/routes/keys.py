@@ -140,6 +140,7 @@ async def update_key(key_id: str, data: KeyUpdate):
     if changes.get("expires_days") is not None:
         key.expires_at = now() + timedelta(days=changes["expires_days"])
     await key.save()
+    await current_hub().invalidations.publish("key", key.id)
     return KeyResponse(**key_body(key))
 
 
@@ -152,6 +153,7 @@ async def revoke_key(key_id: str):
     key.is_active = False
     key.revoked_at = key.revoked_at or now()
     await key.save(update_fields=["is_active", "revoked_at", "updated_at"])
+    await current_hub().invalidations.publish("key", key.id)
     return "", 204
 
 

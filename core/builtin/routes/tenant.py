@@ -129,6 +129,7 @@ async def change_role(user_id: str, data: MemberUpdate):
             await _ensure_an_admin_remains(user)
         user.role = data.role
         await user.save(update_fields=["role", "updated_at"])
+    await current_hub().invalidations.publish("user", user.id)  # their next request, anywhere, has the new role
     return member_body(user)
 
 
@@ -150,7 +151,7 @@ async def remove_member(user_id: str):
         await ApiKey.for_org(user.org_id).filter(user_id=user.id, revoked_at=None).update(
             is_active=False, revoked_at=now()
         )
-    await accounts.revoke_all_sessions(user.id)
+    await accounts.revoke_all_sessions(current_hub(), user.id)
     return "", 204
 
 

@@ -253,6 +253,7 @@ async def create_webhook(data: WebhookCreate):
         org_id=principal.org_id, url=await checked_url(data.url), events=data.events, secret=secret,
         description=data.description, is_active=data.is_active, created_by=principal.user_id,
     )
+    await webhooks.subscriptions_changed(current_hub(), hook.org_id)
     return WebhookCreated(**webhook_body(hook), secret=secret), 201
 
 
@@ -289,6 +290,7 @@ async def update_webhook(webhook_id: str, data: WebhookUpdate):
     if changes.get("url") is not None:
         hook.url = await checked_url(changes["url"])
     await hook.save()
+    await webhooks.subscriptions_changed(current_hub(), hook.org_id)
     return WebhookOut(**webhook_body(hook))
 
 
@@ -300,6 +302,7 @@ async def delete_webhook(webhook_id: str):
     hook = await _webhook(webhook_id)
     await WebhookDelivery.filter(org_id=hook.org_id, webhook_id=hook.id).delete()
     await hook.delete()
+    await webhooks.subscriptions_changed(current_hub(), hook.org_id)
     return "", 204
 
 

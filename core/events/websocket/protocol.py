@@ -3,14 +3,11 @@ messages (the protocol itself: core/events/websocket/__init__.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
-import decimal
 import json
-import uuid
 from typing import Any
 
 from core.kernel.errors import HubError
+from core.kernel.jsonable import json_default
 from core.kernel.times import iso_now
 
 EVENTS_PERMISSION = "events.read"
@@ -33,22 +30,8 @@ def close_code_for(error: HubError) -> int:
     return CLOSE_SERVER_ERROR
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (uuid.UUID, decimal.Decimal)):
-        return str(value)
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return str(value)
-
-
 def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(message, default=json_default, separators=(",", ":"), ensure_ascii=False)
 
 
 def server_message(kind: str, data: dict[str, Any] | None = None) -> str:
