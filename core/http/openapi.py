@@ -31,6 +31,7 @@ from quart_schema.extension import hide
 from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.routing import Rule
 
+from core.http.application import HubJSONProvider
 from core.http.auth import ACCESS_ATTRIBUTE
 from core.http.pagination import PageQuery
 from core.kernel.plugins import CORE_PLUGIN
@@ -206,6 +207,10 @@ class HubSchema(QuartSchema):
 
     openapi_provider_class = HubOpenAPIProvider
     _document: str | None = None
+
+    def init_app(self, app: Quart) -> None:
+        super().init_app(app)
+        HubJSONProvider.replace(app)  # after quart-schema set its provider: keep its conversions
 
     @hide
     async def openapi(self):

@@ -1,0 +1,1 @@
+"""Servers the Hub is compared with in bench/request_path.py (started there as subprocesses)."""
