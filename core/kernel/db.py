@@ -8,10 +8,13 @@ the plugin's package, so third-party plugins ship theirs like any other module.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.sqlite.client import SqliteTransactionWrapper
+from tortoise.exceptions import TransactionManagementError
 from tortoise.migrations.api import migrate as run_migrations
 
 from core.kernel.plugins import CORE_PLUGIN
@@ -44,7 +47,27 @@ def tortoise_config(hub: Any) -> dict[str, Any]:
     return {"connections": {"default": database_url}, "apps": apps, "use_tz": True, "timezone": "UTC"}
 
 
+async def _begin_immediate(self: SqliteTransactionWrapper) -> None:
+    try:
+        await self._connection.commit()
+        await self._connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise TransactionManagementError(exc) from exc
+
+
+def sqlite_transactions_take_the_write_lock() -> None:
+    """SQLite transactions begin IMMEDIATE instead of tortoise's deferred BEGIN. A deferred
+    transaction that has read and then writes after another process committed fails at once
+    with "database is locked" (SQLITE_BUSY_SNAPSHOT: its snapshot is stale, no waiting helps);
+    an immediate one waits for the write lock (the busy timeout, 5 s) and then reads the latest
+    data. One process already runs its transactions one at a time on its one connection, so
+    this only orders processes sharing the file: several workers, a CLI command, a server
+    beside another (each process's event dispatcher writes after every request)."""
+    SqliteTransactionWrapper.begin = _begin_immediate  # type: ignore[method-assign]
+
+
 async def open_database(config: dict[str, Any], migrate: bool) -> None:
+    sqlite_transactions_take_the_write_lock()
     if migrate:
         await apply_migrations(config)
     await Tortoise.init(config=config, _enable_global_fallback=True)
