@@ -1,6 +1,7 @@
 """The Hub's command line (also `python hub.py ...`).
 
-    hub serve [--host H] [--port P] [--workers N]   run the HTTP server (hypercorn)
+    hub serve [--host H] [--port P] [--workers N]   run the HTTP server (hypercorn, or
+              [--server uvicorn]                     uvicorn with uvloop and httptools)
     hub worker [--processes N] [--threads T]         run background jobs (needs HUB_REDIS_URL)
     hub migrate                                      apply pending database migrations
     hub makemigrations [PLUGIN ...] [--name NAME]    write migrations for changed models
@@ -57,50 +58,89 @@ def _db_config(hub):
 
 
 def cmd_serve(args) -> None:
-    from hypercorn.config import Config
-    from hypercorn.run import run
-
     from core.ops import startup
     from core.ops.observability.metrics import prepare_serve
 
     hub = _load()  # fail here, clearly, before any worker starts
     settings = hub.settings
     host, port = args.host or settings.server.host, args.port or settings.server.port
-    config = Config()
-    config.application_path = "core.asgi:app"
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    server = args.server or settings.server.asgi_server
+    run = _ASGI_SERVERS[server]
+    if server != "hypercorn" and not _installed(server):
+        raise CommandFailed(f"{server} is not installed: pip install 'the-hub[{server}]' (or serve with hypercorn)")
     workers = args.workers or settings.server.workers_for(settings.redis_url)
-    # A single worker is this process itself (hypercorn's workers = 0): a spawned one would
-    # import the whole Hub a second time, as long again as everything else start-up does.
-    config.workers = workers if workers > 1 else 0
-    config.backlog = settings.server.backlog
-    config.accesslog = "-" if args.access_log else None
-    config.errorlog = "-"
-    _check_bind(config, host, port)
+    _check_bind(host, port)
     key_generated = settings.secret_key is None and not (Path(settings.data_dir) / "secret_key").exists()
     settings.signing_key()  # create the embedded secret once, not racily in each worker
     migrations = asyncio.run(_migrate(hub, quiet=True)) if settings.auto_migrate else None
     url = _url_to_open(host, port)
     os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all workers
-    os.environ[startup.FACTS_VARIABLE] = startup.facts_for_workers(url, workers, migrations, key_generated)
-    prepare_serve(settings, config)  # shared metrics directory and the workers' logging
-    print(f"The Hub is serving on {url} with {workers} worker(s)", flush=True)
+    os.environ[startup.FACTS_VARIABLE] = startup.facts_for_workers(url, workers, migrations, key_generated, server)
+    log_config = prepare_serve(settings)  # shared metrics directory and the workers' logging
+    print(f"The Hub is serving on {url} with {workers} worker(s) ({server})", flush=True)
     try:
-        status = run(config)
-    except OSError as error:  # the port was taken between the check and hypercorn's own bind
+        status = run(settings, host, port, workers, args.access_log, log_config)
+    except OSError as error:  # the port was taken between the check and the server's own bind
         raise CommandFailed(f"cannot start: {_bind_problem(error, host, port)}") from None
     sys.exit(status)
 
 
-def _check_bind(config, host: str, port: int) -> None:
+def _serve_with_hypercorn(settings, host: str, port: int, workers: int, access_log: bool, log_config: dict) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    config = Config()
+    config.application_path = "core.asgi:app"
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    # A single worker is this process itself (hypercorn's workers = 0): a spawned one would
+    # import the whole Hub a second time, as long again as everything else start-up does.
+    config.workers = workers if workers > 1 else 0
+    config.backlog = settings.server.backlog
+    config.accesslog = "-" if access_log else None
+    config.errorlog = "-"
+    config.logconfig_dict = log_config
+    return run(config)
+
+
+def _serve_with_uvicorn(settings, host: str, port: int, workers: int, access_log: bool, log_config: dict) -> int:
+    """uvicorn with its compiled parts where installed (uvloop, httptools): less CPU per
+    request than hypercorn (bench/request_path.py --server uvicorn), the same Hub."""
+    import uvicorn
+
+    uvicorn.run(
+        "core.asgi:app", host=host, port=port, workers=workers if workers > 1 else None,
+        backlog=settings.server.backlog, access_log=access_log, log_config=log_config,
+        lifespan="on", server_header=False,
+        # Client addresses are the peer's, as with hypercorn: uvicorn would otherwise take
+        # X-Forwarded-For from any loopback client (login throttles key on the address).
+        proxy_headers=False,
+        timeout_graceful_shutdown=3,  # hypercorn's graceful timeout
+    )
+    return 0  # uvicorn exits the process itself when it cannot start
+
+
+_ASGI_SERVERS = {"hypercorn": _serve_with_hypercorn, "uvicorn": _serve_with_uvicorn}
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _check_bind(host: str, port: int) -> None:
     """Bind once before anything is announced: a port in use is one line, not a traceback after
-    a "serving" line. hypercorn binds again, for its workers, right after."""
+    a "serving" line. The server binds again, for its workers, right after."""
+    import socket
+
     try:
-        sockets = config.create_sockets()
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
     except OSError as error:
         raise CommandFailed(f"cannot start: {_bind_problem(error, host, port)}") from None
-    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
-        sock.close()
 
 
 def _bind_problem(error: OSError, host: str, port: int) -> str:
@@ -320,6 +360,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=_positive)
     serve.add_argument("--access-log", action="store_true")
+    serve.add_argument("--server", choices=["hypercorn", "uvicorn"],
+                       help="the ASGI server (default [server] asgi_server: hypercorn)")
     serve.set_defaults(func=cmd_serve)
 
     worker = commands.add_parser("worker", help="run background jobs from Redis (HUB_REDIS_URL)")

@@ -345,6 +345,8 @@ def start_server(kind: str, b: Backend, workers: int, args) -> Server:
     port = free_port()
     if kind == "hub":
         command = [sys.executable, "-c", HUB_LAUNCHER, "serve", "--workers", str(workers), "--port", str(port)]
+        if args.server != "hypercorn":  # (an older checkout has no --server: hypercorn only)
+            command += ["--server", args.server]
         cwd, env, ready = args.hub_root, hub_env(b, args.hub_root, args.run_id), "/healthz"
     else:
         env = {name: value for name, value in os.environ.items() if not name.startswith("HUB_")}
@@ -353,6 +355,9 @@ def start_server(kind: str, b: Backend, workers: int, args) -> Server:
         if kind == "quart":  # hypercorn as `hub serve` runs it
             command, ready = [sys.executable, "bench/peers/quart_bare.py", "--port", str(port),
                               "--workers", str(workers)], "/api/leads"
+        elif kind == "quart_uvicorn":  # uvicorn as `hub serve --server uvicorn` runs it
+            command, ready = [sys.executable, "-m", "uvicorn", "bench.peers.quart_bare:app", "--port", str(port),
+                              "--workers", str(workers), "--no-access-log", "--log-level", "warning"], "/api/leads"
         else:  # uvicorn's asyncio loop and h11 parser, as hypercorn's; its access log filtered as the Hub's
             env.update(PEER_DATABASE_URL=b.peer_url, PEER_JWT_SECRET=SECRET)
             command, ready = [sys.executable, "-m", "uvicorn", "bench.peers.fastapi_peer:app", "--port", str(port),
@@ -464,7 +469,7 @@ def check_cases(urls: dict[str, str], headers: dict[str, dict], org: dict[str, s
             raise RuntimeError(f"{key}: expected {what}, got {json.dumps(bodies[key])[:500]}")
 
     hub_leads = bodies["hub_leads_jwt"]
-    for key in ("quart_bare", "hub_leads_jwt"):
+    for key in [key for key in CASES if key.startswith("quart_bare")] + ["hub_leads_jwt"]:
         leads = bodies[key].get("leads") or []
         expect(key, len(leads) == PAGE and bodies[key].get("total") == LEADS, f"{PAGE} leads of {LEADS}")
     expect("hub_leads_jwt", {lead["name"] for lead in hub_leads["leads"]} == {f"Lead {i}" for i in range(LEADS - PAGE, LEADS)},
@@ -490,6 +495,8 @@ def measure_backend(b: Backend, args, wrk: str, lua: Path) -> dict:
             servers["hub"] = start_server("hub", b, workers, args)
             org = org or seed(servers["hub"].url)
             servers["quart"] = start_server("quart", b, workers, args)
+            if "quart_bare_uvicorn" in CASES:
+                servers["quart_uvicorn"] = start_server("quart_uvicorn", b, workers, args)
             servers["peer"] = start_server("peer", b, workers, args)
             urls = {key: servers[server].url + path for key, (server, path, _) in CASES.items()}
             headers = {key: headers_for(credential, org) for key, (_, _, credential) in CASES.items()}
@@ -503,7 +510,7 @@ def measure_backend(b: Backend, args, wrk: str, lua: Path) -> dict:
                     run = run_wrk(wrk, lua, urls[key], headers[key], args.duration, pgids[key])
                     run["loadavg"] = round(os.getloadavg()[0], 2)
                     runs[key].append(run)
-                    print(f"   [{repetition + 1}/{args.repeat}] {key:<14} {run['rps']:>8.1f} req/s  p50 {run['p50_ms']:>6.2f} ms"
+                    print(f"   [{repetition + 1}/{args.repeat}] {key:<18} {run['rps']:>8.1f} req/s  p50 {run['p50_ms']:>6.2f} ms"
                           f"  p99 {run['p99_ms']:>7.2f} ms  server CPU {run['cpu_us']:>6.0f} us/req on {run['cores']:.2f}"
                           f" cores (top {run['top_share']:.0%})  load {run['loadavg']}", flush=True)
             check_cases(urls, headers, org)  # still the same answers after the load
@@ -550,6 +557,14 @@ def targets(result: dict) -> list[dict]:
             ratio = one[case]["rps"] / one[against]["rps"]
             checks.append({"target": f"{case} >= {minimum}x {against} (1 worker)", "ratio": round(ratio, 3),
                            "met": ratio >= minimum, "cpu_ratio": round(one[against]["cpu_us"] / one[case]["cpu_us"], 3)})
+        if "quart_bare_uvicorn" in one:  # the same targets against bare Quart on the Hub's server
+            for case, against, minimum in TARGETS:
+                if against != "quart_bare":
+                    continue
+                ratio = one[case]["rps"] / one["quart_bare_uvicorn"]["rps"]
+                checks.append({"target": f"{case} >= {minimum}x quart_bare_uvicorn (1 worker)", "ratio": round(ratio, 3),
+                               "met": ratio >= minimum,
+                               "cpu_ratio": round(one["quart_bare_uvicorn"]["cpu_us"] / one[case]["cpu_us"], 3)})
     if "scaling_2_over_1" in result:
         ratio = result["scaling_2_over_1"]["hub_leads_jwt"]
         checks.append({"target": f"hub_leads_jwt 2 workers >= {SCALING_TARGET}x 1 worker", "ratio": ratio,
@@ -883,10 +898,10 @@ def print_backend(name: str, result: dict) -> None:
     for workers, data in result["workers"].items():
         print(f"\n== {name}, {workers} worker(s): {CONNECTIONS} connections, median of runs; "
               f"x bare / x peer: requests/s ratios; CPU x: the same from server CPU per request")
-        print(f"{'case':<14} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'x bare':>6} {'x peer':>6} "
+        print(f"{'case':<18} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'x bare':>6} {'x peer':>6} "
               f"{'CPU us':>7} {'CPU x bare':>10} {'CPU x peer':>10} {'cores':>5} {'top%':>4} {'bytes':>6}")
         for key, case in data["cases"].items():
-            print(f"{key:<14} {case['rps']:>8.1f} {case['p50_ms']:>7.2f} {case['p99_ms']:>7.2f} {case['x_bare']:>6.2f} "
+            print(f"{key:<18} {case['rps']:>8.1f} {case['p50_ms']:>7.2f} {case['p99_ms']:>7.2f} {case['x_bare']:>6.2f} "
                   f"{_ratio(case['x_peer']):>6} {case['cpu_us']:>7.0f} {case['cpu_x_bare']:>10.2f} "
                   f"{_ratio(case['cpu_x_peer']):>10} {case['cores']:>5.2f} {case['top_share'] * 100:>4.0f} "
                   f"{case['response_bytes']:>6}")
@@ -935,6 +950,9 @@ def main() -> None:
     parser.add_argument("--profile-requests", type=int, default=2000, help="requests per profiled case (0: no profile)")
     parser.add_argument("--ablation-rounds", type=int, default=4, help="rounds of the settings ablation (0: none)")
     parser.add_argument("--profile-only", action="store_true", help="skip the wrk runs")
+    parser.add_argument("--server", choices=["hypercorn", "uvicorn"], default="hypercorn",
+                        help="serve the Hub with `hub serve --server`; uvicorn adds the case quart_bare_uvicorn "
+                             "(bare Quart on uvicorn: the reference of the same targets on that server)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--_profile", help=argparse.SUPPRESS)  # the profiling child writes its result here
     args = parser.parse_args()
@@ -943,6 +961,8 @@ def main() -> None:
         return
 
     args.workers = [int(w) for w in args.workers.split(",")]
+    if args.server == "uvicorn":
+        CASES["quart_bare_uvicorn"] = ("quart_uvicorn", "/api/leads", None)
     args.hub_root = args.hub_root.resolve()
     args.run_id = f"hubbench-{uuid.uuid4().hex[:8]}"  # the prefix of this run's Redis keys
     if not (args.hub_root / "hub.py").exists() or not (args.hub_root / "core").is_dir():
@@ -961,7 +981,7 @@ def main() -> None:
         "machine": machine(wrk),
         "settings": {"connections": CONNECTIONS, "wrk_threads": THREADS, "duration_s": args.duration,
                      "warmup_s": args.warmup, "repeat": args.repeat, "workers": args.workers, "leads": LEADS,
-                     "page": PAGE, "statistic": "median of runs",
+                     "page": PAGE, "statistic": "median of runs", "hub_server": args.server,
                      "hub_env": {k: v for k, v in hub_env(Backend("sqlite", Path("."), "", ""), args.hub_root, "<run>").items()
                                  if k.startswith("HUB_") and k not in ("HUB_SECRET_KEY", "HUB_DATA_DIR", "HUB_DATABASE_URL")}},
         "backends": {},

@@ -70,15 +70,17 @@ def hub_environment(data_dir: Path, env: dict[str, str] | None = None) -> dict[s
 
 @contextmanager
 def live_hub(data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None,
-             startup_timeout: float = 90) -> Iterator[LiveHub]:
-    """Start `hub.py serve`, wait until /healthz answers, stop it (SIGTERM, then kill) on exit."""
+             startup_timeout: float = 90, server: str = "hypercorn") -> Iterator[LiveHub]:
+    """Start `hub.py serve` (on `server`: hypercorn or uvicorn), wait until /healthz answers,
+    stop it (SIGTERM, then kill) on exit."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = data_dir / "server.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "hub.py"), "serve", "--workers", str(workers), "--port", str(port)],
+        [sys.executable, str(ROOT / "hub.py"), "serve", "--workers", str(workers), "--port", str(port),
+         "--server", server],
         cwd=ROOT, env=hub_environment(data_dir, env), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,  # so that kill() reaches the workers too
     )

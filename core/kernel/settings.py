@@ -126,6 +126,9 @@ class ServerSettings(_Section):
     # Connections the kernel queues before accepting: past it, new connections are refused at
     # once instead of waiting seconds in line behind a busy server.
     backlog: int = Field(128, ge=1, le=65535)
+    # hypercorn (the default) or uvicorn (`pip install 'the-hub[uvicorn]'`: uvloop and httptools,
+    # about 1.5x the requests/s of hypercorn on a bare route: bench/request_path.py --server).
+    asgi_server: Literal["hypercorn", "uvicorn"] = "hypercorn"
 
     def workers_for(self, redis_url: str | None) -> int:
         if self.workers is not None:

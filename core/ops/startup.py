@@ -40,15 +40,16 @@ CHECK_TIMEOUT_SECONDS = 3.0
 NO_REDIS = "none: caches, rate limits and jobs in each process's memory"
 
 
-def facts_for_workers(url: str, workers: int, migrations: int | None, key_generated: bool) -> str:
+def facts_for_workers(url: str, workers: int, migrations: int | None, key_generated: bool,
+                      server: str = "hypercorn") -> str:
     """What the workers cannot know themselves, as the value of FACTS_VARIABLE. `migrations` is
     how many were applied (None: not checked). The token file is taken by the first worker to
     announce, so N workers give one summary; it is removed when `hub serve` ends."""
     handle, token = tempfile.mkstemp(prefix="hub-serve-summary-")
     os.close(handle)
     atexit.register(Path(token).unlink, missing_ok=True)
-    return json.dumps({"url": url, "workers": workers, "migrations": migrations, "key_generated": key_generated,
-                       "token": token})
+    return json.dumps({"url": url, "workers": workers, "server": server, "migrations": migrations,
+                       "key_generated": key_generated, "token": token})
 
 
 def install(app: Quart, hub: Any) -> None:
@@ -121,7 +122,7 @@ async def _verdict(check) -> str:
 def summary(hub: Any, facts: dict[str, Any], states: dict[str, str], docs_path: str | None) -> tuple[list[str], dict]:
     """(readable lines, the same facts as a JSON context)."""
     settings = hub.settings
-    url, workers = facts["url"], facts["workers"]
+    url, workers, server = facts["url"], facts["workers"], facts.get("server", "hypercorn")
     database = masked_url(settings.effective_database_url)
     migrations = facts["migrations"]
     if migrations is None:
@@ -145,7 +146,7 @@ def summary(hub: Any, facts: dict[str, Any], states: dict[str, str], docs_path: 
         plugin_lines.append(f"disabled: {', '.join(disabled)}")
 
     lines = [
-        f"The Hub {HUB_VERSION} is ready at {url} ({workers} worker{'s' if workers != 1 else ''})",
+        f"The Hub {HUB_VERSION} is ready at {url} ({workers} {server} worker{'s' if workers != 1 else ''})",
         f"  database    {database} ({schema})",
         f"  redis       {redis or NO_REDIS}",
         f"  secret key  {secret}",
@@ -154,7 +155,7 @@ def summary(hub: Any, facts: dict[str, Any], states: dict[str, str], docs_path: 
         f"  metrics     {metrics or 'off'}",
     ]
     context = {
-        "version": HUB_VERSION, "url": url, "workers": workers, "database": database, "migrations_applied": migrations,
+        "version": HUB_VERSION, "url": url, "workers": workers, "server": server, "database": database, "migrations_applied": migrations,
         "redis": redis, "secret_key": "setting" if settings.secret_key is not None else str(key_file),
         "plugins": states, "disabled_plugins": disabled, "docs": f"{url}{docs_path}" if docs_path else None,
         "metrics": {"enabled": observability.metrics_enabled, "protected": observability.metrics_token is not None},

@@ -52,7 +52,7 @@ def test_serve_logs_one_summary_as_json_without_a_terminal(tmp_path):
     record = json.loads(summaries[0])
     facts = record["context"]
     assert record["level"] == "INFO" and record["message"].startswith("The Hub 0.1.0 is ready at " + hub.url)
-    assert facts["url"] == hub.url and facts["workers"] == 2
+    assert facts["url"] == hub.url and facts["workers"] == 2 and facts["server"] == "hypercorn"
     assert facts["database"] == f"sqlite://{tmp_path / 'hub.sqlite3'}" and facts["migrations_applied"] > 0
     assert facts["redis"] is None and facts["secret_key"] == "setting"
     plugins = facts["plugins"]
@@ -74,7 +74,7 @@ def test_serve_writes_readable_lines_when_asked_and_serves_one_worker_itself(tmp
         text = hub.log_path.read_text()
         served_by = hub.process.pid
         children = subprocess.run(["pgrep", "-P", str(served_by)], capture_output=True, text=True).stdout.split()
-    assert len(header) == 1 and header[0].endswith(f"ready at {hub.url} (1 worker)"), text
+    assert len(header) == 1 and header[0].endswith(f"ready at {hub.url} (1 hypercorn worker)"), text
     for line in (f"  database    sqlite://{tmp_path / 'hub.sqlite3'} (up to date)",
                  "  secret key  from the secret_key setting",
                  f"  metrics     {hub.url}/metrics (needs the metrics token)",
@@ -120,3 +120,20 @@ def test_masked_url_hides_the_password_only():
     assert masked_url("postgres://hub:s3cret@db.internal:5432/hub") == "postgres://hub:***@db.internal:5432/hub"
     assert masked_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
     assert masked_url("sqlite://data/hub.sqlite3") == "sqlite://data/hub.sqlite3"
+
+
+def test_serve_on_uvicorn_announces_it_and_stops_its_workers_on_sigterm(tmp_path):
+    env = {"HUB_LOG_LEVEL": "INFO", "HUB_OBSERVABILITY__LOG_FORMAT": "text"}
+    with live_hub(tmp_path, workers=2, server="uvicorn", env=env) as hub:
+        assert httpx.get(hub.url + "/healthz").json() == {"status": "ok"}
+        header = wait_for_lines(hub, lambda line: "hub.startup The Hub 0.1.0 is ready at" in line)
+        workers = subprocess.run(["pgrep", "-P", str(hub.process.pid)], capture_output=True, text=True).stdout.split()
+    text = hub.log_path.read_text()
+    assert len(header) == 1 and header[0].endswith(f"ready at {hub.url} (2 uvicorn workers)"), text
+    assert len(workers) >= 2, text  # uvicorn's supervisor and its worker processes
+    assert hub.process.returncode == 0, text  # SIGTERM: a clean stop
+    deadline = time.monotonic() + 10  # multiprocessing's resource tracker leaves just after
+    while (alive := [pid for pid in workers if subprocess.run(["ps", "-p", pid], capture_output=True).returncode == 0]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive == [], f"workers {alive} outlived the server"

@@ -483,8 +483,9 @@ def _redis_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
+def server(tmp_path_factory, request):
+    """Two workers of a real `hub serve`, on either ASGI server it offers."""
     if not _redis_available():
         pytest.skip(f"needs Redis at {SERVER_REDIS}")
     env = {
@@ -495,7 +496,7 @@ def server(tmp_path_factory):
         "HUB_WEBSOCKET__CONNECTION_LIMITS__STARTER": str(SERVER_LIMIT),
         "HUB_RATE_LIMITS__ENABLED": "false",  # these tests register many users from one address
     }
-    with live_hub(tmp_path_factory.mktemp("ws_server"), workers=2, env=env) as hub:
+    with live_hub(tmp_path_factory.mktemp("ws_server"), workers=2, env=env, server=request.param) as hub:
         yield hub.host
 
 

@@ -56,9 +56,11 @@ def _headers_pause_body_then_again(port: int, headers: str, body: bytes) -> tupl
         return first, (second.split(b"\r\n", 1)[0] if second else None)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with live_hub(tmp_path_factory.mktemp("keepalive"), env={"HUB_HTTP__MAX_BODY_BYTES": "200000"}) as hub:
+@pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
+def server(tmp_path_factory, request):
+    """The same guarantees whichever ASGI server `hub serve` runs on."""
+    with live_hub(tmp_path_factory.mktemp("keepalive"), env={"HUB_HTTP__MAX_BODY_BYTES": "200000"},
+                  server=request.param) as hub:
         yield hub
 
 
@@ -70,7 +72,7 @@ def server(tmp_path_factory):
 def test_an_early_error_leaves_the_connection_usable(server, headers, status):
     first, second = _headers_pause_body_then_again(server.port, headers, b'{"name": "Keep Alive"}')
     assert first.split(b"\r\n", 1)[0].split(b" ")[1] == status, first
-    assert second == b"HTTP/1.1 200 ", (first, second)
+    assert second is not None and second.startswith(b"HTTP/1.1 200 "), (first, second)
 
 
 def test_a_large_unread_body_gets_connection_close_so_the_client_knows(server):

@@ -102,7 +102,8 @@ def log_format(settings) -> str:
 
 def logging_config(settings) -> dict[str, Any]:
     """A `logging.config.dictConfig` dict: the root logger writes to stderr, as JSON or text;
-    hypercorn's error log goes through the same handler."""
+    the ASGI server's error log (hypercorn's or uvicorn's) goes through the same handler; uvicorn's
+    access log (`hub serve --access-log`) too."""
     observability = settings.observability
     if log_format(settings) == "json":
         formatter = {"()": "core.ops.observability.logs.JsonFormatter", "service": observability.service_name}
@@ -114,7 +115,8 @@ def logging_config(settings) -> dict[str, Any]:
         "formatters": {"hub": formatter},
         "handlers": {"hub": {"class": "logging.StreamHandler", "formatter": "hub", "stream": "ext://sys.stderr"}},
         "root": {"level": settings.log_level, "handlers": ["hub"]},
-        "loggers": {"hypercorn.error": {"handlers": [], "propagate": True}},
+        "loggers": {name: {"handlers": [], "propagate": True}
+                    for name in ("hypercorn.error", "uvicorn", "uvicorn.error", "uvicorn.access")},
     }
 
 

@@ -25,15 +25,15 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-def prepare_serve(settings, config) -> None:
-    """Called by `hub serve` before hypercorn starts its workers: a fresh multiprocess metrics
-    directory (inherited by every worker through the environment, so it is set before any
-    worker imports prometheus_client) and the logging configuration of the workers."""
+def prepare_serve(settings) -> dict:
+    """Called by `hub serve` before the ASGI server starts its workers: a fresh multiprocess
+    metrics directory (inherited by every worker through the environment, so it is set before
+    any worker imports prometheus_client); returns the workers' logging configuration."""
     if settings.observability.metrics_enabled:
         os.environ[MULTIPROC_ENV] = str(_fresh_metrics_directory(settings.data_dir))
     from core.ops.observability.logs import logging_config
 
-    config.logconfig_dict = logging_config(settings)
+    return logging_config(settings)
 
 
 def _fresh_metrics_directory(data_dir: Path) -> Path:

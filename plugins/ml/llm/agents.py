@@ -85,6 +85,7 @@ from core import (
     emit,
     iso,
     openai_tool,
+    transaction,
     utcnow,
     validation_error,
 )
@@ -549,7 +550,12 @@ async def _finish(run: _Run) -> None:
     record.cost = round((run.prompt_tokens + run.completion_tokens) / 1000 * price_per_1k_tokens(), 8)
     record.latency_ms = (time.monotonic() - run.started) * 1000
     record.finished_at = utcnow()
-    await record.save()
+    async with transaction():  # the event exists exactly when the finished run does
+        await record.save()
+        await _emit_completed(run, record)
+
+
+async def _emit_completed(run: _Run, record: AgentRun) -> None:
     await emit(run.org_id, "agent.completed", {
         "agentId": str(run.agent.id), "runId": str(record.id), "status": record.status,
         "success": record.success, "actions": [{"type": a["type"], "status": a.get("status")} for a in run.actions],

@@ -20,10 +20,11 @@ import os
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import JobCancelled, JobContext, JobFailed, emit, tenant_label
+from core import JobCancelled, JobContext, JobFailed, emit, tenant_label, transaction
 from plugins.ml.recommender import service
 from plugins.ml.recommender.metrics import recommender_metrics
 from plugins.ml.recommender.models import Item, ModelVersion
@@ -88,26 +89,40 @@ async def train_job(ctx: JobContext, payload: dict) -> dict:
     if row.status == "ready":  # an earlier attempt finished; jobs may run twice
         return {"model_version": version, "status": "ready"}
     labels = {"job_id": ctx.job_id, "model_version": version, "model_type": row.model_type}
-    await ModelVersion.filter(id=row.id).update(status="training", error=None)
-    await emit(org, "recommender.training.started", labels, hub=hub)
+    async with transaction():  # each event is recorded with the state change it announces
+        await ModelVersion.filter(id=row.id).update(status="training", error=None)
+        await emit(org, "recommender.training.started", labels, hub=hub)
     started = time.monotonic()
     try:
-        result = await _train(ctx, row, labels)
+        trained = await _train(ctx, row, labels)
     except BaseException as error:
         message = str(error) or type(error).__name__
-        await ModelVersion.filter(id=row.id).update(status="failed", error=message[:4000])
-        await emit(org, "recommender.training.failed", {**labels, "error": message[:500]}, hub=hub)
+        async with transaction():
+            await ModelVersion.filter(id=row.id).update(status="failed", error=message[:4000])
+            await emit(org, "recommender.training.failed", {**labels, "error": message[:500]}, hub=hub)
         if isinstance(error, ValueError):  # bad hyperparameters, unsupported model: retrying cannot help
             raise JobFailed(message) from error
         raise
     duration = time.monotonic() - started
     recommender_metrics(hub).training_duration.labels(tenant_label(hub, org), row.model_type).observe(duration)
-    await emit(org, "recommender.training.completed", {**labels, "duration_seconds": round(duration, 3),
-                                                        "metrics": result["metrics"]}, hub=hub)
-    return result
+    # Ready, active and announced in one transaction: a retry after a crash past this point finds
+    # the version ready and returns, and the events are already in the outbox.
+    async with transaction():
+        await ModelVersion.filter(id=row.id).update(status="ready", **trained.columns)
+        await service.mark_active(hub, org, version)
+        await emit(org, "recommender.training.completed", {**labels, "duration_seconds": round(duration, 3),
+                                                            "metrics": trained.metrics}, hub=hub)
+    await serving_state(hub).publish_active(org, version)
+    return {"model_version": version, "status": "ready", "metrics": trained.metrics, "path": trained.columns["path"]}
 
 
-async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> dict:
+@dataclass
+class _Trained:
+    metrics: dict
+    columns: dict  # of the ModelVersion row, set with status "ready"
+
+
+async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> _Trained:
     from plugins.ml.recommender import engine
 
     hub, org, version = ctx.hub, ctx.org_id, row.version
@@ -142,15 +157,12 @@ async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> dict:
     relative = Path(str(org)) / version
     await asyncio.to_thread(save_model, model, service.data_root(hub), relative)
     metrics = _json_metrics(getattr(model, "metrics", {}) or {})
-    await ModelVersion.filter(id=row.id).update(
-        status="ready", path=str(relative), metrics=metrics, dimension=int(model.dim),
-        item_count=len(model.item_ids), interaction_count=len(interactions.item_ids),
-        trained_at=snapshot, error=None,
-    )
     # This process serves the fresh model without reading it back; others load it from disk.
     serving_state(hub).remember(org, LoadedModel(version, model, snapshot - service.CATALOG_SLACK, None))
-    await service.activate(hub, org, version)
-    return {"model_version": version, "status": "ready", "metrics": metrics, "path": str(relative)}
+    return _Trained(metrics, {
+        "path": str(relative), "metrics": metrics, "dimension": int(model.dim), "item_count": len(model.item_ids),
+        "interaction_count": len(interactions.item_ids), "trained_at": snapshot, "error": None,
+    })
 
 
 def save_model(model: Any, root: Path, relative: Path) -> None:

@@ -45,6 +45,7 @@ from core import (
     record_cache,
     record_usage,
     tenant_label,
+    transaction,
     utcnow,
     validation_error,
 )
@@ -188,11 +189,12 @@ async def ingest_items(org_id: Any, records: list) -> dict:
     valid, problems = _validate(records, ItemRecord, ("item_id",))
     latest = {record.item_id: record for record in valid}  # the same id twice: the last one counts
     if latest:
-        await _upsert_items(org_id, list(latest.values()))
+        async with transaction():  # the event exists exactly when the items do
+            await _upsert_items(org_id, list(latest.values()))
+            await emit(org_id, "recommender.items.ingested", {"accepted": len(valid), "rejected": len(problems)})
         hub = current_hub()
         await serving_state(hub).shared.incr([tenant_key(org_id)])
         await record_usage(org_id, "items_indexed", len(latest))
-        await emit(org_id, "recommender.items.ingested", {"accepted": len(valid), "rejected": len(problems)})
     return {"accepted": len(valid), "rejected": len(problems), "validation_errors": problems}
 
 
@@ -613,22 +615,26 @@ async def trigger_training(org_id: Any, user_id: Any, training: TrainingConfig) 
 
 
 async def activate(hub: Hub, org_id: Any, version: str) -> dict:
-    """Make `version` (trained, on disk) the one served: one transaction flips the flags,
-    then the pointer tells every process."""
-    async with in_transaction() as connection:
-        row = await ModelVersion.filter(org_id=org_id, version=version).using_db(connection).first()
-        if row is None:
-            raise not_found("Model version")
-        if row.status != "ready":
-            raise HubError("CONFLICT", f"Model version {version} is {row.status}, not ready")
-        now = utcnow()
-        await ModelVersion.filter(org_id=org_id, is_active=True).exclude(id=row.id).using_db(connection).update(
-            is_active=False, updated_at=now)
-        await ModelVersion.filter(id=row.id).using_db(connection).update(
-            is_active=True, activated_at=now, updated_at=now)
+    """Make `version` (trained, on disk) the one served: one transaction flips the flags and
+    records the event, then the pointer tells every process."""
+    async with transaction():
+        await mark_active(hub, org_id, version)
     await serving_state(hub).publish_active(org_id, version)
-    await emit(org_id, "recommender.model.activated", {"model_version": version}, hub=hub)
     return await get_version(org_id, version)
+
+
+async def mark_active(hub: Hub, org_id: Any, version: str) -> None:
+    """Inside a transaction: `version` becomes the active one, and "recommender.model.activated"
+    is emitted with it; the caller publishes the pointer once it committed."""
+    row = await ModelVersion.filter(org_id=org_id, version=version).first()
+    if row is None:
+        raise not_found("Model version")
+    if row.status != "ready":
+        raise HubError("CONFLICT", f"Model version {version} is {row.status}, not ready")
+    now = utcnow()
+    await ModelVersion.filter(org_id=org_id, is_active=True).exclude(id=row.id).update(is_active=False, updated_at=now)
+    await ModelVersion.filter(id=row.id).update(is_active=True, activated_at=now, updated_at=now)
+    await emit(org_id, "recommender.model.activated", {"model_version": version}, hub=hub)
 
 
 # -- health -------------------------------------------------------------------------------------
