@@ -8,10 +8,13 @@ jobs, events, ops, builtin) can change without breaking a plugin. The names, by 
 
 Hooks         hookimpl (optional marker), Hub (what every hook may take as `hub`),
               current_hub(), plugin_settings(name)
-Routes        require(permission), public, current_principal(), current_org_id(), Principal
+Routes        require(permission), public, current_principal(), current_org_id(), Principal,
+              principal_for_user (a user's current rights, for work done later on their behalf)
+Outbound HTTP safe_client(allowlist) (SSRF-checked httpx client for user-given URLs), is_unsafe_error
 Errors        HubError, not_found(what), validation_error(field, reason), conflict(message),
               pydantic_details(error)
-Schemas       CamelModel, SnakeModel (unknown fields refused), Timestamp, iso(), utcnow()
+Schemas       CamelModel, SnakeModel (unknown fields refused), Timestamp, iso(), utcnow(),
+              optional_body(model) (a route's optional JSON body)
 Lists         paginate(style), Page (`await page.fetch(query, "-created_at")`, `page.listing(...)`),
               OffsetQuery, SkipQuery, PageNumberQuery, Pagination, CamelPagination; keyset pages:
               CursorQuery (?cursor=, ?total=), CursorPagination, CamelCursorPagination
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 from core.events.bus import Event, emit
 from core.events.catalogue import EventPayload
+from core.events.ssrf import is_unsafe_error, safe_client
 from core.events.websocket.sockets import serve_topic
 from core.http.auth import current_org_id, current_principal, public, require
 from core.http.openapi import document_errors
@@ -54,7 +58,7 @@ from core.http.pagination import (
     paginate,
 )
 from core.http.query import Blankable, CommaSeparated, Query, validate_query
-from core.http.schemas import CamelModel, SnakeModel, Timestamp
+from core.http.schemas import CamelModel, SnakeModel, Timestamp, optional_body
 from core.jobs.api import JobCancelled, JobContext, JobFailed, enqueue
 from core.kernel.contributions import NodeContext
 from core.kernel.errors import HubError, conflict, not_found, pydantic_details, validation_error
@@ -67,7 +71,7 @@ from core.kernel.transactions import on_commit, transaction
 from core.ops.metering import check_quota, consume_quota, record_usage
 from core.ops.observability.metrics import record_cache, tenant_label
 from core.tenancy.functions import FunctionContext, HubFunction, available_functions, call_function, openai_tool
-from core.tenancy.principals import Principal
+from core.tenancy.principals import Principal, principal_for_user
 
 __all__ = [
     "CamelModel", "CommaList", "Event", "EventPayload", "FunctionContext", "Hub", "HubError", "HubFunction",
@@ -75,7 +79,7 @@ __all__ = [
     "Timestamp", "TimestampedModel", "available_functions", "call_function", "check_quota", "conflict",
     "consume_quota", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
     "not_found", "on_commit", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
-    "record_usage", "require", "serve_topic", "tenant_label", "transaction", "utcnow", "validation_error",
+    "record_usage", "require", "serve_topic", "safe_client", "optional_body", "is_unsafe_error", "principal_for_user", "tenant_label", "transaction", "utcnow", "validation_error",
     # lists, query strings and API docs
     "Blankable", "CamelCursorPagination", "CamelPagination", "CommaSeparated", "CursorPagination", "CursorQuery",
     "OffsetQuery", "PageNumberQuery", "Pagination", "Query",

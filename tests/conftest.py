@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import SUITE_SETTINGS
+from tests.cluster import cluster  # noqa: F401 (a fixture: real `hub worker` processes)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel
@@ -54,12 +54,21 @@ class WorkflowNode:
 
 @dataclass(frozen=True)
 class NodeContext:
-    """What a node's `run` gets besides its config and inputs."""
+    """What a node's `run` gets besides its config and inputs: the organization, the user who
+    started the execution and their `principal` (what `call_function` checks), the Hub, and
+    `usage`, where a node adds what it spent (`api_calls`, `tokens`, `cost`, `ai_ms`) for the
+    execution's metrics."""
 
     org_id: Any
     user_id: Any
     hub: Any
     execution_id: str | None = None
+    principal: Any = None
+    usage: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def add_usage(self, **amounts: float) -> None:
+        for name, amount in amounts.items():
+            self.usage[name] = self.usage.get(name, 0) + amount
 
 
 def workflow_node_registrar(hub: Any) -> Callable[[str], Callable[..., None]]:

@@ -155,6 +155,22 @@ async def _principal_from_api_key(hub: Hub, key: str) -> tuple[Principal, float 
     return principal, api_key.expires_at.timestamp() if api_key.expires_at is not None else None
 
 
+async def principal_for_user(user_id: Any, org_id: Any, *, scopes: list[str] | None = None,
+                             hub: Hub | None = None) -> Principal | None:
+    """The principal of an active user of `org_id` with their current role's permissions
+    (narrowed by an API key's `scopes` when given), or None: for work done later on someone's
+    behalf (a workflow step, a scheduled job), checked when it runs, not when it was asked for."""
+    hub = hub or current_hub()
+    user = await _active_user(user_id)
+    if user is None or str(user.org_id) != str(org_id):
+        return None
+    permissions = hub.permissions.for_role(user.role)
+    if scopes is not None:
+        permissions &= hub.permissions.for_scopes(scopes)
+    return Principal("user" if scopes is None else "api_key", user.id, user.org_id, user.role, user.email,
+                     frozenset(permissions))
+
+
 async def _active_user(user_id: Any) -> User | None:
     try:
         user_id = uuid.UUID(str(user_id))

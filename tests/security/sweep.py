@@ -61,6 +61,9 @@ FACTORIES: dict[str, tuple[str, str]] = {
     # want of interactions; both stay)
     "job_id": ("POST /api/v1/recommender/training", "job_id"),
     "version": ("POST /api/v1/recommender/training", "model_version"),
+    # an execution of a workflow (an empty one made for the sweep: it completes at once)
+    "execution_id": ("POST /api/workflows/{workflow_id}/execute", "execution_id"),
+    "workflow_version": ("POST /api/workflows", "version"),
 }
 # GET operations whose answer changes with every request anyone makes, so they are no part of
 # what an organization "has" (the request counters of metering, the server's own health).

@@ -9,7 +9,7 @@ from core.tenancy import accounts
 from core.http.client import client_address
 from core.http.auth import current_principal, public, require
 from core.http.openapi import document_errors
-from core.kernel.errors import HubError
+from core.http.schemas import optional_body
 from core.tenancy.models import User
 from core.builtin.schemas import (
     AcceptInvitationRequest,
@@ -111,16 +111,7 @@ async def _refresh(data: RefreshRequest) -> RefreshResponse:
 @document_response(None, 204)
 async def logout():
     """End the session: the access token is revoked, and the refresh token if it is given."""
-    from quart import request
-
-    # Whether a body came is known from the body itself: a chunked request has no
-    # Content-Length, and silently ignoring its refresh_token would leave that token alive.
-    body = {}
-    if (await request.get_data()).strip():
-        if not request.is_json:
-            raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
-        body = await request.get_json()  # malformed JSON: 400 VALIDATION_ERROR; `null` is no object: 400
-    data = LogoutRequest.model_validate(body)
+    data = await optional_body(LogoutRequest)  # a refresh_token sent chunked is not ignored either
     await accounts.logout(current_hub(), current_principal().token, data.refresh_token)
     return "", 204
 

@@ -256,9 +256,15 @@ class Gateway:
     def dispatch(self, org_id: Any, event_type: str, data: Any, text: str) -> int:
         """Queue `text` on every socket of `org_id` that may and wants to see the event."""
         sent = 0
+        message = None
         for connection in tuple(self.by_org.get(str(org_id), ())):
             if connection.wants(event_type, data):
-                connection.push(text)
+                render = connection.topic.render
+                if render is None:
+                    connection.push(text)
+                else:
+                    message = message or json.loads(text)
+                    connection.push(encode(render(message)))
                 sent += 1
         return sent
 

@@ -41,6 +41,7 @@ async def serve_topic(
     authorize: Callable[[Any], Any] | None = None,
     permission: str = EVENTS_PERMISSION,
     name: str = "topic",
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     """Serve the current websocket as a topic socket: after authentication, `authorize`,
     and the connection limit, stream the organization's events whose type matches `types`
@@ -55,8 +56,10 @@ async def serve_topic(
 
     `authorize(principal)` may be sync or async; returning False closes with NOT_FOUND
     (4404, like a foreign id over HTTP); raising HubError closes with 4000 + its status.
+    `render(message)` turns each event's `{"type", "data", "timestamp"}` into the message the
+    socket sends (a seed's own shape); without it that message is sent as it is.
     """
-    await serve(Topic.of(types, match, name), authorize=authorize, permission=permission)
+    await serve(Topic.of(types, match, name, render), authorize=authorize, permission=permission)
 
 
 async def serve(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from core.events.websocket.protocol import NOTIFICATION_TYPES
 
@@ -19,10 +19,14 @@ class Topic:
     types: tuple[str, ...] = ("*",)
     match: tuple[tuple[str, str], ...] = ()
     name: str = "events"
+    # The message a socket of this topic gets for an event, from `{"type", "data", "timestamp"}`
+    # (None: that message as it is): for a seed that gives the topic its own message shape.
+    render: Callable[[dict[str, Any]], dict[str, Any]] | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
-    def of(cls, types: Iterable[str] = ("*",), match: dict[str, Any] | None = None, name: str = "topic") -> Topic:
-        return cls(tuple(types), tuple((key, str(value)) for key, value in (match or {}).items()), name)
+    def of(cls, types: Iterable[str] = ("*",), match: dict[str, Any] | None = None, name: str = "topic",
+           render: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Topic:
+        return cls(tuple(types), tuple((key, str(value)) for key, value in (match or {}).items()), name, render)
 
     def accepts(self, event_type: str, data: Any) -> bool:
         if not matches_any(event_type, self.types):

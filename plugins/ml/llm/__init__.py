@@ -62,6 +62,13 @@ def hub_health_checks(register, hub):
     register("llm", llm)
 
 
+def hub_workflow_nodes(register):
+    from plugins.ml.llm.nodes import NODE_TYPES
+
+    for name, description, config_model, run in NODE_TYPES:
+        register(name, description, config_model, run)
+
+
 def hub_commands(register):
     from plugins.ml.llm.commands import register_commands
 

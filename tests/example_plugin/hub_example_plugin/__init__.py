@@ -61,6 +61,12 @@ def hub_jobs(register):
     register("example.slow_count", slow_count, max_attempts=3)
 
 
+def hub_workflow_nodes(register):
+    from hub_example_plugin.jobs import WaitConfig, wait_step
+
+    register("example.wait", "Waits, leaving a note each time it starts", WaitConfig, wait_step)
+
+
 def hub_commands(register):
     async def notes(args, hub):
         from hub_example_plugin.models import ExampleNote
