@@ -29,7 +29,8 @@ Functions     call_function, available_functions, openai_tool, FunctionContext, 
 Usage         record_usage, check_quota, consume_quota (metered units and monthly quotas),
               record_cache (cache hit/miss metrics), tenant_label (an organization as a
               metric label: a keyed hash, never the id)
-Sockets       serve_topic(match, types=...) for a plugin's own WebSocket topic
+Sockets       serve_topic(match, types=..., render=..., on_message=...) for a plugin's own WebSocket
+              topic; broadcast(org_id, type, data): a volatile event for open sockets (cursors)
 Workflows     NodeContext (what a `hub_workflow_nodes` run function receives)
 Settings      CommaList (a list setting that an environment variable may give as "a,b")
 
@@ -42,7 +43,7 @@ from __future__ import annotations
 from core.events.bus import Event, emit
 from core.events.catalogue import EventPayload
 from core.events.ssrf import is_unsafe_error, safe_client
-from core.events.websocket.sockets import serve_topic
+from core.events.websocket.sockets import broadcast, serve_topic
 from core.http.auth import current_org_id, current_principal, public, require
 from core.http.openapi import document_errors
 from core.http.pagination import (
@@ -79,7 +80,7 @@ __all__ = [
     "Timestamp", "TimestampedModel", "available_functions", "call_function", "check_quota", "conflict",
     "consume_quota", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
     "not_found", "on_commit", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
-    "record_usage", "require", "serve_topic", "safe_client", "optional_body", "is_unsafe_error", "principal_for_user", "tenant_label", "transaction", "utcnow", "validation_error",
+    "record_usage", "require", "serve_topic", "broadcast", "safe_client", "optional_body", "is_unsafe_error", "principal_for_user", "tenant_label", "transaction", "utcnow", "validation_error",
     # lists, query strings and API docs
     "Blankable", "CamelCursorPagination", "CamelPagination", "CommaSeparated", "CursorPagination", "CursorQuery",
     "OffsetQuery", "PageNumberQuery", "Pagination", "Query",

@@ -57,6 +57,12 @@ def hub_functions(register):
         register(name, description, args_model, permission, func)
 
 
+async def hub_startup(hub):
+    from plugins.workflows.templates import install_built_ins
+
+    await install_built_ins(hub)
+
+
 def hub_plan_limits(plan):
     limit = EXECUTIONS_PER_MONTH.get(plan)
     return {"workflow_executions": limit} if limit is not None else None

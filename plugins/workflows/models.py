@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from core import TenantModel
+from core import TenantModel, TimestampedModel
 
 
 class Workflow(TenantModel):
@@ -79,3 +79,38 @@ class ExecutionStep(TenantModel):
     class Meta:
         table = "workflows_execution_step"
         unique_together = (("execution_id", "node_id"),)
+
+
+class WorkflowTemplate(TimestampedModel):
+    """A workflow to start from. Owned by an organization (`org_id`), or built in (None). A
+    public one is seen by every organization; only its owner changes it."""
+
+    org_id = fields.UUIDField(null=True, db_index=True)
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    category = fields.CharField(max_length=100, db_index=True)
+    tags = fields.JSONField(default=list)
+    version = fields.IntField(default=1)
+    is_public = fields.BooleanField(default=False, db_index=True)
+    definition = fields.JSONField(default=dict)
+    parameters = fields.JSONField(default=list)
+    preview_image = fields.CharField(max_length=2000, null=True)
+    usage_count = fields.IntField(default=0)
+    created_by = fields.UUIDField(null=True)
+
+    class Meta:
+        table = "workflows_template"
+
+
+class TemplateReview(TimestampedModel):
+    """One per user and template (a second review replaces the first)."""
+
+    template_id = fields.UUIDField(db_index=True)
+    org_id = fields.UUIDField()
+    user_id = fields.UUIDField()
+    rating = fields.IntField()
+    comment = fields.TextField(null=True)
+
+    class Meta:
+        table = "workflows_template_review"
+        unique_together = (("template_id", "user_id"),)

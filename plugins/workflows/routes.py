@@ -18,8 +18,8 @@ from core import (
     serve_topic,
     validate_query,
 )
-from plugins.workflows import service
-from plugins.workflows.models import Execution
+from plugins.workflows import collaboration, service, templates
+from plugins.workflows.models import Execution, Workflow
 from plugins.workflows.schemas import (
     CancelRequest,
     ExecuteRequest,
@@ -27,13 +27,19 @@ from plugins.workflows.schemas import (
     ExecutionList,
     ExecutionQuery,
     ExecutionSummary,
+    InstantiateRequest,
     NodeTypeList,
     RerunRequest,
+    TemplateCreateRequest,
+    TemplateList,
+    TemplateQuery,
+    TemplateReviewRequest,
     WorkflowCreateRequest,
     WorkflowDefinition,
     WorkflowExecution,
     WorkflowList,
     WorkflowQuery,
+    WorkflowTemplate,
     WorkflowUpdateRequest,
 )
 
@@ -190,10 +196,93 @@ async def rerun_execution(execution_id: str, data: RerunRequest):
                              created_at=iso(execution.created_at)), 202
 
 
+# -- templates ---------------------------------------------------------------------------------------
+
+
+@bp.get("/api/templates")
+@require("workflows.read")
+@validate_query(TemplateQuery)
+@document_response(TemplateList)
+async def list_templates(query_args: TemplateQuery):
+    """Templates this organization sees: its own and every public one (the built-ins too),
+    most used first. `public_only=true`: the public ones only. Reviews are in GET /api/templates/{id}."""
+    page = query_args.page()
+    rows, total = await templates.list_templates(current_principal().org_id, page, query_args.category,
+                                                 query_args.public_only, query_args.search)
+    return page.listing("templates", rows, total)
+
+
+@bp.post("/api/templates")
+@require("workflows.edit")
+@validate_request(TemplateCreateRequest)
+@validate_response(WorkflowTemplate, 201)
+async def create_template(data: TemplateCreateRequest):
+    """Publish a template (to this organization, or to everyone with `is_public`). Its graph is
+    checked as a workflow's; `{{ params.<name> }}` marks where each parameter goes."""
+    principal = current_principal()
+    body = await templates.create_template(current_hub(), principal.org_id, principal.user_id, data.model_dump(mode="json"))
+    return WorkflowTemplate(**body), 201
+
+
+@bp.get("/api/templates/<template_id>")
+@require("workflows.read")
+@validate_response(WorkflowTemplate)
+async def get_template(template_id: str):
+    """A template with its parameters, rating and latest reviews."""
+    return WorkflowTemplate(**await templates.template_json(
+        await templates.get_visible(current_principal().org_id, template_id)))
+
+
+@bp.put("/api/templates/<template_id>")
+@require("workflows.edit")
+@validate_request(TemplateCreateRequest)
+@validate_response(WorkflowTemplate)
+async def update_template(template_id: str, data: TemplateCreateRequest):
+    """Change a template this organization published (403 for another's public one or a built-in)."""
+    return WorkflowTemplate(**await templates.update_template(
+        current_hub(), current_principal().org_id, template_id, data.model_dump(mode="json")))
+
+
+@bp.delete("/api/templates/<template_id>")
+@require("workflows.delete")
+@document_response(None, 204)
+async def delete_template(template_id: str):
+    """Delete a template this organization published (workflows made from it stay)."""
+    await templates.delete_template(current_principal().org_id, template_id)
+    return "", 204
+
+
+@bp.post("/api/templates/<template_id>/instantiate")
+@require("workflows.edit")
+@validate_request(InstantiateRequest)
+@validate_response(WorkflowDefinition, 201)
+async def instantiate_template(template_id: str, data: InstantiateRequest):
+    """A new workflow from the template: `parameters` checked against the template's rules (a
+    400 names every refused one), put in place, the graph checked; the template's usage_count + 1."""
+    principal = current_principal()
+    body = await templates.instantiate(current_hub(), principal.org_id, principal.user_id, template_id, data.name,
+                                       data.parameters)
+    return WorkflowDefinition(**body), 201
+
+
+@bp.post("/api/templates/<template_id>/reviews")
+@require("workflows.execute")
+@validate_request(TemplateReviewRequest)
+@validate_response(WorkflowTemplate, 201)
+@document_response(WorkflowTemplate, 200)
+async def review_template(template_id: str, data: TemplateReviewRequest):
+    """Rate a template (1-5) with an optional comment: one review per user (201), a second one
+    replaces the first (200)."""
+    principal = current_principal()
+    body, created = await templates.review_template(principal.org_id, principal.user_id, template_id, data.rating,
+                                                    data.comment)
+    return WorkflowTemplate(**body), 201 if created else 200
+
+
 # -- live progress (seed 001: ExecutionStatusUpdate) ---------------------------------------------------
 
 
-def execution_status(message: dict) -> dict:
+def execution_status(message: dict, principal=None) -> dict:
     """`workflow.execution.*` events as seed 001's ExecutionStatusUpdate."""
     data = message["data"]
     step_event = message["type"].startswith("workflow.execution.step_")
@@ -215,3 +304,24 @@ async def execution_socket(execution_id: str):
 
     await serve_topic({"execution_id": execution_id}, types=["workflow.execution.*"], authorize=authorize,
                       name="execution", render=execution_status)
+
+
+@bp.websocket("/ws/workflows/<workflow_id>/collaboration")
+@public  # the socket authenticates itself, as /ws does
+async def collaboration_socket(workflow_id: str):
+    """Seed 001's WorkflowCollaboration: editors' operations relayed to the others; changes
+    saved as versions with optimistic concurrency (plugins/workflows/collaboration.py)."""
+    hub = current_hub()
+
+    async def authorize(principal) -> bool:
+        try:
+            wanted = uuid.UUID(workflow_id)
+        except ValueError:
+            return False
+        return principal.can("workflows.read") and await Workflow.for_org(principal.org_id).filter(id=wanted).exists()
+
+    async def on_message(principal, message: dict, reply) -> None:
+        await collaboration.handle(hub, workflow_id, principal, message, reply)
+
+    await serve_topic({"workflow_id": workflow_id}, types=["workflow.collaboration.*"], authorize=authorize,
+                      name="collaboration", render=collaboration.for_the_others, on_message=on_message)

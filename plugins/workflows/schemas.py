@@ -165,6 +165,105 @@ class NodeTypeList(BaseModel):
     missing: dict[str, str] = Field(description="seed node types whose plugin is not enabled: type -> plugin")
 
 
+# -- templates ----------------------------------------------------------------------------------
+
+
+class TemplateDefinition(SnakeModel):
+    """A workflow's graph, where `{{ params.<name> }}` stands for a parameter's value."""
+
+    nodes: list[WorkflowNode] = Field(default_factory=list, max_length=500)
+    edges: list[WorkflowEdge] = Field(default_factory=list, max_length=2000)
+    variables: list[WorkflowVariable] = Field(default_factory=list, max_length=100)
+    triggers: list[WorkflowTrigger] = Field(default_factory=list, max_length=20)
+    settings: WorkflowSettings = WorkflowSettings()
+
+
+class ParameterOption(SnakeModel):
+    value: Any = Field(json_schema_extra=JSON_VALUE)
+    label: str = Field(max_length=200)
+    description: str | None = Field(None, max_length=1000)
+
+
+class ParameterRule(SnakeModel):
+    rule: Literal["min", "max", "min_length", "max_length", "pattern"]
+    value: float | int | str = Field(json_schema_extra={"x-bounded-by": "numbers and patterns of at most 200 characters"})
+    message: str | None = Field(None, max_length=500)
+
+
+class TemplateParameter(SnakeModel):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", max_length=64)
+    type: Literal["string", "number", "boolean", "select", "multiselect"]
+    label: str = Field(max_length=200)
+    description: str | None = Field(None, max_length=1000)
+    required: bool = False
+    default_value: Any = Field(None, json_schema_extra=JSON_VALUE)
+    options: list[ParameterOption] = Field(default_factory=list, max_length=100)
+    validation: list[ParameterRule] = Field(default_factory=list, max_length=20)
+
+
+class TemplateCreateRequest(SnakeModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    category: str = Field(min_length=1, max_length=100)
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=20)
+    is_public: bool = False
+    definition: TemplateDefinition = TemplateDefinition()
+    parameters: list[TemplateParameter] = Field(default_factory=list, max_length=50)
+    preview_image: str | None = Field(None, max_length=2000, pattern=r"^https://", description="an https URL, shown as given")
+
+
+class TemplateReviewRequest(SnakeModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(None, max_length=2000)
+
+
+class TemplateReview(BaseModel):
+    user_id: str
+    rating: int
+    comment: str | None
+    created_at: str
+    updated_at: str
+
+
+class WorkflowTemplate(BaseModel):
+    id: str
+    name: str
+    description: str
+    category: str
+    tags: list[str]
+    version: int
+    is_public: bool
+    built_in: bool
+    organization_id: str | None
+    created_by: str | None
+    created_at: str
+    updated_at: str
+    definition: dict[str, Any]
+    parameters: list[dict[str, Any]]
+    preview_image: str | None
+    usage_count: int
+    rating: float
+    reviews: list[TemplateReview]
+
+
+class TemplateList(BaseModel):
+    templates: list[WorkflowTemplate]
+    total: int | None
+    pagination: Pagination
+
+
+class TemplateQuery(OffsetQuery):
+    category: Blankable[Text] = None
+    public_only: Blankable[bool] = Field(None, description="only public templates (default: also this organization's own)")
+    search: Blankable[Text] = Field(None, description="Part of the name, description or a tag, any case")
+
+
+class InstantiateRequest(SnakeModel):
+    name: str | None = Field(None, min_length=1, max_length=200, description="default: the template's name")
+    parameters: dict[str, Any] = Field(default_factory=dict, json_schema_extra={
+        "x-bounded-by": "the template's parameters (unknown names refused) and the request body's size"})
+
+
 # -- executions ---------------------------------------------------------------------------------
 
 
@@ -280,6 +379,21 @@ class WorkflowChanged(SnakeModel):
     version: int
 
 
+class CollaborationChanged(SnakeModel):
+    workflow_id: str
+    editor_id: str
+    operation: str
+    data: dict[str, Any]
+    version: int
+
+
+class CollaborationPresence(SnakeModel):
+    workflow_id: str
+    editor_id: str
+    operation: str
+    data: dict[str, Any]
+
+
 EVENT_TYPES = (
     ("workflow.created", WorkflowChanged, "A workflow was created"),
     ("workflow.updated", WorkflowChanged, "A workflow was saved as a new version"),
@@ -291,4 +405,8 @@ EVENT_TYPES = (
     ("workflow.execution.failed", ExecutionEvent, "An execution stopped at a failed step"),
     ("workflow.execution.cancelled", ExecutionEvent, "An execution was cancelled"),
     ("workflow.execution.timed_out", ExecutionEvent, "An execution passed its workflow's timeout"),
+    ("workflow.collaboration.changed", CollaborationChanged,
+     "An editor changed a workflow live (a node or an edge), saved as the given version"),
+    ("workflow.collaboration.presence", CollaborationPresence,
+     "An editor's selection or cursor moved (volatile: only open sockets get it)"),
 )

@@ -3,7 +3,7 @@ executions. Routes (routes.py), hub functions (functions.py) and the engine call
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from tortoise.expressions import Q
 
@@ -60,11 +60,14 @@ def summary_json(workflow: Workflow) -> dict:
     }
 
 
-async def checked_definition(hub: Hub, org_id: Any, data: dict) -> dict:
-    """The graph part of a create/update request, or a 400 naming every problem."""
+async def checked_definition(hub: Hub, org_id: Any, data: dict, *, editing: bool = False) -> dict:
+    """The graph part of a create/update request, or a 400 naming every problem. `editing`
+    (live collaboration, one operation at a time): a node not connected yet is no problem."""
     definition = {part: data[part] for part in DEFINITION_PARTS}
     usable, missing = await node_types(hub, org_id)
     problems = check(definition, usable, missing)
+    if editing:
+        problems = [p for p in problems if not p["reason"].endswith("cannot be reached from a trigger")]
     error_workflow = definition["settings"].get("error_workflow_id")
     if error_workflow is not None:
         definition["settings"]["error_workflow_id"] = str(error_workflow)
@@ -112,11 +115,13 @@ async def get_version(org_id: Any, workflow_id: Any, version: str) -> dict:
 
 
 async def update_workflow(hub: Hub, org_id: Any, user_id: Any, workflow_id: Any, data: dict,
-                          expected_version: int | None = None) -> dict:
+                          expected_version: int | None = None, *, editing: bool = False,
+                          on_saved: Callable[[Workflow], Awaitable[None]] | None = None) -> dict:
     """Save as a new version (the graph is checked as on create). `expected_version`: refuse
-    with 409 when someone saved another version since (optimistic concurrency)."""
+    with 409 when someone saved another version since (optimistic concurrency). `on_saved`
+    runs in the saving transaction (an event that must exist exactly when the version does)."""
     await get_workflow(org_id, workflow_id)  # another organization's id: 404 before any 400
-    definition = await checked_definition(hub, org_id, data)
+    definition = await checked_definition(hub, org_id, data, editing=editing)
     async with transaction():
         workflow = await get_workflow(org_id, workflow_id)
         if expected_version is not None and workflow.version != expected_version:
@@ -135,6 +140,8 @@ async def update_workflow(hub: Hub, org_id: Any, user_id: Any, workflow_id: Any,
         await WorkflowVersion.create(org_id=org_id, workflow_id=workflow.id, version=workflow.version,
                                      name=workflow.name, definition=definition, created_by=user_id)
         await emit(org_id, "workflow.updated", {"id": str(workflow.id), "name": workflow.name, "version": workflow.version})
+        if on_saved is not None:
+            await on_saved(workflow)
     return workflow_json(workflow)
 
 

@@ -47,6 +47,7 @@ VALUES: dict[str, Any] = {
     "permissions": ["read"],  # (seed 003's name for scopes)
     "capabilities": [],  # names of hub functions, checked when an agent is saved
     "toolChoice": "auto",  # auto, none, required or one of the capabilities
+    "preview_image": "https://example.com/preview.png",  # an https URL (a template's picture)
 }
 # Property -> the list whose first entry is a valid value (what the server has, not an organization).
 LISTED: dict[str, str] = {

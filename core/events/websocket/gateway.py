@@ -9,7 +9,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 import redis.asyncio as redis
 
@@ -30,6 +30,8 @@ class Connection:
         self, gateway: Gateway, principal: Any, credential: str, topic: Topic, permission: str = EVENTS_PERMISSION
     ) -> None:
         self.id = uuid.uuid4().hex
+        # A topic socket's handler of the client's own messages (serve_topic's on_message)
+        self.on_message: Callable[[Any, dict, Callable[[dict], None]], Awaitable[None]] | None = None
         self.permission = permission  # needed to keep the socket (re-checked at each keep-alive)
         self.gateway = gateway
         self.principal = principal
@@ -264,7 +266,10 @@ class Gateway:
                     connection.push(text)
                 else:
                     message = message or json.loads(text)
-                    connection.push(encode(render(message)))
+                    rendered = render(message, connection.principal)
+                    if rendered is None:
+                        continue
+                    connection.push(encode(rendered))
                 sent += 1
         return sent
 

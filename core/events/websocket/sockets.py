@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from quart import websocket
 
+from core.events.bus import Event
 from core.events.websocket.gateway import Connection, Gateway, current_gateway
 from core.events.websocket.protocol import (
     CLOSE_GOING_AWAY,
@@ -29,6 +31,8 @@ from core.events.websocket.protocol import (
 from core.events.websocket.topics import EVENTS, Topic
 from core.http.auth import credentials_from_headers
 from core.kernel.errors import HubError
+from core.kernel.hub import current_hub
+from core.kernel.jsonable import jsonable
 from core.tenancy.principals import principal_from_credential
 
 log = logging.getLogger("hub.websocket")
@@ -41,7 +45,8 @@ async def serve_topic(
     authorize: Callable[[Any], Any] | None = None,
     permission: str = EVENTS_PERMISSION,
     name: str = "topic",
-    render: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    render: Callable[[dict[str, Any], Any], dict[str, Any] | None] | None = None,
+    on_message: Callable[[Any, dict, Callable[[dict], None]], Awaitable[None]] | None = None,
 ) -> None:
     """Serve the current websocket as a topic socket: after authentication, `authorize`,
     and the connection limit, stream the organization's events whose type matches `types`
@@ -56,10 +61,24 @@ async def serve_topic(
 
     `authorize(principal)` may be sync or async; returning False closes with NOT_FOUND
     (4404, like a foreign id over HTTP); raising HubError closes with 4000 + its status.
-    `render(message)` turns each event's `{"type", "data", "timestamp"}` into the message the
-    socket sends (a seed's own shape); without it that message is sent as it is.
+    `render(message, principal)` turns each event's `{"type", "data", "timestamp"}` into the
+    message this socket sends (a seed's own shape; None: nothing); without it that message is
+    sent as it is. `on_message(principal, message, reply)` takes the client's messages of other
+    types than the protocol's own (ping, pong, auth, subscribe); `reply(dict)` answers that
+    socket only, a HubError it raises is sent as an error message.
     """
-    await serve(Topic.of(types, match, name, render), authorize=authorize, permission=permission)
+    await serve(Topic.of(types, match, name, render), authorize=authorize, permission=permission,
+                on_message=on_message)
+
+
+async def broadcast(org_id: Any, event_type: str, data: dict[str, Any], hub: Any = None) -> None:
+    """A volatile event for open sockets only (presence, cursors): checked against the catalogue
+    like any event, then fanned out at once to this organization's sockets in every process (by
+    Redis when configured), never stored, never passed to `hub_on_event` or webhooks; a socket
+    that is not open misses it. Anything that must not be lost goes through `emit`."""
+    hub = hub or current_hub()
+    hub.bus.catalogue.check(event_type, data)
+    await hub.extensions["websocket"].sink(Event(event_type, str(org_id), jsonable(data)))
 
 
 async def serve(
@@ -67,6 +86,7 @@ async def serve(
     *,
     authorize: Callable[[Any], Any] | None = None,
     permission: str = EVENTS_PERMISSION,
+    on_message: Callable[[Any, dict, Callable[[dict], None]], Awaitable[None]] | None = None,
 ) -> None:
     """Run the current websocket until it closes (see the module docstring for the protocol)."""
     gateway = current_gateway()
@@ -86,6 +106,7 @@ async def serve(
                 raise HubError("NOT_FOUND", "Topic not found")
         connection = Connection(gateway, principal, credential, topic, permission)
         connection.id = connection_id
+        connection.on_message = on_message
         await gateway.open(connection)
     except HubError as error:
         gateway.stats["rejected"] += 1
@@ -213,6 +234,9 @@ async def _read(gateway: Gateway, socket: Any, connection: Connection) -> None:
             elif kind == "subscribe":
                 connection.filters = parse_filters(message.get("events"))
                 connection.push(server_message("subscribed", {"events": list(connection.filters)}))
+            elif connection.on_message is not None:
+                await connection.on_message(connection.principal, message,
+                                            lambda answer: connection.push(json.dumps(answer)))
             else:
                 raise HubError(
                     "VALIDATION_ERROR", f"Unknown message type {kind!r}",

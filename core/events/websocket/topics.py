@@ -19,13 +19,14 @@ class Topic:
     types: tuple[str, ...] = ("*",)
     match: tuple[tuple[str, str], ...] = ()
     name: str = "events"
-    # The message a socket of this topic gets for an event, from `{"type", "data", "timestamp"}`
-    # (None: that message as it is): for a seed that gives the topic its own message shape.
-    render: Callable[[dict[str, Any]], dict[str, Any]] | None = dataclasses.field(default=None, compare=False)
+    # The message a socket of this topic gets for an event: `render(message, principal)` from
+    # `{"type", "data", "timestamp"}` and the socket's principal (None: send nothing; no render:
+    # the message as it is). For a seed that gives the topic its own message shape.
+    render: Callable[[dict[str, Any], Any], dict[str, Any] | None] | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def of(cls, types: Iterable[str] = ("*",), match: dict[str, Any] | None = None, name: str = "topic",
-           render: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Topic:
+           render: Callable[[dict[str, Any], Any], dict[str, Any] | None] | None = None) -> Topic:
         return cls(tuple(types), tuple((key, str(value)) for key, value in (match or {}).items()), name, render)
 
     def accepts(self, event_type: str, data: Any) -> bool:

@@ -13,6 +13,7 @@ from plugins.ml.recommender.schemas import (
     PublicRecommendationRequest,
     RecommendationFilters,
     RecordId,
+    TrainingConfig,
 )
 
 
@@ -44,9 +45,21 @@ async def track_interaction(ctx, args: TrackInteractionArgs) -> dict:
     return await service.track_interaction(ctx.org_id, record)
 
 
+class TrainRecommenderArgs(BaseModel):
+    training_config: TrainingConfig = Field(default_factory=TrainingConfig,
+                                            description="model type, hyperparameters, data range (defaults: the tenant's)")
+
+
+async def train_recommender(ctx, args: TrainRecommenderArgs) -> dict:
+    """Start training a new model version (a background job); it serves once trained."""
+    return await service.trigger_training(ctx.org_id, ctx.user_id, args.training_config)
+
+
 FUNCTIONS = (
     ("recommend_items", "Recommend catalog items to a user, optionally only from some categories",
      RecommendItemsArgs, "recommender.recommend", recommend_items),
     ("track_interaction", "Record that a user viewed, clicked, bought, liked or disliked an item",
      TrackInteractionArgs, "recommender.interactions.write", track_interaction),
+    ("train_recommender", "Train a new recommendation model on the interactions so far (a background job)",
+     TrainRecommenderArgs, "recommender.train", train_recommender),
 )
