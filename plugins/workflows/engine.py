@@ -64,6 +64,7 @@ class Runner:
         self.settings = definition.get("settings") or {}
         self.steps: dict[str, ExecutionStep] = {}
         self.outputs: dict[str, dict] = {}
+        self.finished: dict[str, dict] = {}  # `steps` of the expressions' scope
         self.variables = {v["name"]: v.get("default_value") for v in definition.get("variables", [])}
         self.variables.update((execution.context or {}).get("variables") or {})
         self.principal = None
@@ -73,6 +74,8 @@ class Runner:
             self.steps[step.node_id] = step
             if step.status in ("completed", "failed"):
                 self.outputs[step.node_id] = step.output_data or {}
+            if step.status in STEP_DONE:
+                self._remember(step)
         self.principal = await principal_for_user(self.execution.created_by, self.execution.org_id,
                                                   scopes=(self.execution.context or {}).get("_scopes"), hub=self.hub)
 
@@ -165,13 +168,14 @@ class Runner:
         # several edges into one port: their data as a list, in edge order
         return {port: values[0] if len(values) == 1 else values for port, values in by_port.items()}
 
+    def _remember(self, step: ExecutionStep) -> None:
+        """A finished step as expressions see it (kept up to date here, not rebuilt per step)."""
+        outputs = self.outputs.get(step.node_id, {})
+        main = outputs.get("main", next(iter(outputs.values()), None)) if outputs else None
+        self.finished[step.node_id] = {"output": main, "outputs": outputs, "status": step.status}
+
     def scope(self, node_input: Any) -> dict[str, Any]:
-        steps = {}
-        for node_id, step in self.steps.items():
-            outputs = self.outputs.get(node_id, {})
-            main = outputs.get("main", next(iter(outputs.values()), None)) if outputs else None
-            steps[node_id] = {"output": main, "outputs": outputs, "status": step.status}
-        return {"inputs": self.execution.input_data, "variables": self.variables, "steps": steps,
+        return {"inputs": self.execution.input_data, "variables": self.variables, "steps": self.finished,
                 "input": node_input, "execution": {"id": str(self.execution.id),
                                                    "workflow_id": str(self.execution.workflow_id)}}
 
@@ -249,6 +253,7 @@ class Runner:
     async def _save_step(self, step: ExecutionStep) -> None:
         execution = self.execution
         execution.progress = self._progress()
+        self._remember(step)
         async with transaction():
             await step.save()
             await Execution.filter(id=execution.id).update(progress=execution.progress, updated_at=utcnow())

@@ -16,6 +16,8 @@ class Workflow(TenantModel):
     # The current version's graph: {nodes, edges, variables, triggers, settings}
     definition = fields.JSONField(default=dict)
     created_by = fields.UUIDField(null=True)
+    # The next time a schedule trigger of the current version fires (None: no schedule, or inactive)
+    next_run_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "workflows_workflow"

@@ -12,7 +12,7 @@ import io
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core import HubError, call_function, is_unsafe_error, safe_client
 
@@ -36,8 +36,30 @@ async def pass_through(ctx, config, inputs: dict) -> dict:
 
 
 class ScheduleConfig(_Config):
+    """The workflow starts by itself at these times (plugins/workflows/schedules.py)."""
+
     cron: str = Field(max_length=100, description="five-field cron expression, e.g. '0 3 * * *'")
-    timezone: str = Field("UTC", max_length=64)
+    timezone: str = Field("UTC", max_length=64, description="an IANA time zone, e.g. Europe/Paris")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError("not a five-field cron expression")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone") from None
+        return value
 
 
 class FormField(_Config):

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 from core import Hub, HubError, Page, consume_quota, emit, enqueue, iso, not_found, transaction, utcnow, validation_error
 from plugins.workflows.graph import SEED_NODE_TYPES, Graph, check
 from plugins.workflows.models import Execution, ExecutionStep, Workflow, WorkflowVersion
+from plugins.workflows.schedules import next_run
 
 DEFINITION_PARTS = ("nodes", "edges", "variables", "triggers", "settings")
 EXECUTION_JOB = "workflows.execute"
@@ -94,7 +95,8 @@ async def create_workflow(hub: Hub, org_id: Any, user_id: Any, data: dict) -> di
     async with transaction():
         workflow = await Workflow.create(
             org_id=org_id, name=data["name"], description=data.get("description"), category=data.get("category"),
-            is_active=data.get("is_active", True), definition=definition, created_by=user_id, version=1)
+            is_active=data.get("is_active", True), definition=definition, created_by=user_id, version=1,
+            next_run_at=next_run(definition, utcnow(), data.get("is_active", True)))
         await WorkflowVersion.create(org_id=org_id, workflow_id=workflow.id, version=1, name=workflow.name,
                                      definition=definition, created_by=user_id)
         await emit(org_id, "workflow.created", {"id": str(workflow.id), "name": workflow.name, "version": 1})
@@ -133,7 +135,7 @@ async def update_workflow(hub: Hub, org_id: Any, user_id: Any, workflow_id: Any,
         updated = await Workflow.filter(id=workflow.id, version=workflow.version).update(
             name=data["name"], description=data.get("description"), category=data.get("category"),
             is_active=data.get("is_active", True), definition=definition, version=workflow.version + 1,
-            updated_at=utcnow())
+            updated_at=utcnow(), next_run_at=next_run(definition, utcnow(), data.get("is_active", True)))
         if not updated:
             raise HubError("CONFLICT", "The workflow was saved by someone else meanwhile; load it again")
         workflow = await Workflow.get(id=workflow.id)

@@ -89,6 +89,7 @@ class Migration(migrations.Migration):
                 ('version', fields.IntField(default=1)),
                 ('definition', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
                 ('created_by', fields.UUIDField(null=True)),
+                ('next_run_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'workflows_workflow', 'app': 'workflows', 'pk_attr': 'id'},
             bases=['TenantModel'],
