@@ -65,6 +65,9 @@ class Runner:
         self.steps: dict[str, ExecutionStep] = {}
         self.outputs: dict[str, dict] = {}
         self.finished: dict[str, dict] = {}  # `steps` of the expressions' scope
+        self.order = {node_id: index for index, node_id in enumerate(self.graph.nodes)}
+        self.waiting: dict[str, int] | None = None  # per node: input nodes not finished yet
+        self.unblocked: set[str] = set()
         self.variables = {v["name"]: v.get("default_value") for v in definition.get("variables", [])}
         self.variables.update((execution.context or {}).get("variables") or {})
         self.principal = None
@@ -131,9 +134,23 @@ class Runner:
         return await self._finish()
 
     def _ready(self, running: dict) -> list[str]:
-        return [node_id for node_id in self.graph.nodes
-                if node_id not in running and not self._done(node_id)
-                and all(self._done(edge["source_node_id"]) for edge in self.graph.incoming[node_id])]
+        """Nodes not started whose every input node has finished, in definition order (kept
+        by counting, not by walking the graph at each step: a long chain stays linear)."""
+        if self.waiting is None:
+            self.waiting = {node_id: sum(1 for edge in self.graph.incoming[node_id]
+                                         if not self._done(edge["source_node_id"])) for node_id in self.graph.nodes}
+            self.unblocked = {node_id for node_id, count in self.waiting.items() if count == 0}
+        ready = [node_id for node_id in self.unblocked if node_id not in running and not self._done(node_id)]
+        return sorted(ready, key=self.order.__getitem__)
+
+    def _unblock_after(self, node_id: str) -> None:
+        if self.waiting is None:
+            return  # counted from the steps when first needed
+        for edge in self.graph.outgoing[node_id]:
+            target = edge["target_node_id"]
+            self.waiting[target] -= 1
+            if self.waiting[target] == 0:
+                self.unblocked.add(target)
 
     def _done(self, node_id: str) -> bool:
         step = self.steps.get(node_id)
@@ -172,6 +189,8 @@ class Runner:
         """A finished step as expressions see it (kept up to date here, not rebuilt per step)."""
         outputs = self.outputs.get(step.node_id, {})
         main = outputs.get("main", next(iter(outputs.values()), None)) if outputs else None
+        if step.node_id not in self.finished:
+            self._unblock_after(step.node_id)
         self.finished[step.node_id] = {"output": main, "outputs": outputs, "status": step.status}
 
     def scope(self, node_input: Any) -> dict[str, Any]:
@@ -186,8 +205,8 @@ class Runner:
         kind = self.hub.workflow_nodes.get(resolve_type(node["type"]))
         settings = node.get("settings") or {}
         step = self.steps.get(node_id)
-        if step is None:
-            step = self.steps[node_id] = await ExecutionStep.create(
+        if step is None:  # written with its start, in one statement
+            step = self.steps[node_id] = ExecutionStep(
                 org_id=self.execution.org_id, execution_id=self.execution.id, node_id=node_id,
                 node_name=node.get("title") or node_id, node_type=node["type"])
         attempts_left = max(1, settings.get("retries", 0) + 1 - step.attempt)
@@ -252,16 +271,15 @@ class Runner:
 
     async def _save_step(self, step: ExecutionStep) -> None:
         execution = self.execution
-        execution.progress = self._progress()
         self._remember(step)
+        execution.progress = self._progress()
         async with transaction():
             await step.save()
             await Execution.filter(id=execution.id).update(progress=execution.progress, updated_at=utcnow())
             await emit(execution.org_id, "workflow.execution.step_finished", self._step_event(step), hub=self.hub)
 
     def _progress(self) -> int:
-        total = len(self.graph.nodes) or 1
-        return int(100 * sum(1 for node_id in self.graph.nodes if self._done(node_id)) / total)
+        return int(100 * len(self.finished) / (len(self.graph.nodes) or 1))
 
     def _step_event(self, step: ExecutionStep) -> dict:
         return {"execution_id": str(self.execution.id), "workflow_id": str(self.execution.workflow_id),
