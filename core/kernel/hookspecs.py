@@ -65,10 +65,11 @@ def hub_routes(app: Quart, hub: Hub) -> Blueprint | list[Blueprint] | None:
 
 @hookspec
 def hub_permissions(register: Callable[..., None], hub: Hub) -> None:
-    """Declare permissions: `register(name, description, level="read"|"write"|"admin")`.
+    """Declare permissions: `register(name, description, level="read"|"write"|"develop"|"admin")`.
 
-    Levels decide which roles get a permission (viewer: read; developer/member: read and
-    write; admin: all) and which API-key scopes (`read`, `write`, `admin`) include it.
+    Levels decide which roles get a permission (viewer: read; member: read and write;
+    developer: read, write and develop; admin: all) and which API-key scopes (`read`, `write`,
+    `develop`, `admin`) include it.
     """
 
 

@@ -1,9 +1,10 @@
 """Permissions, roles and API-key scopes.
 
-Every permission has a level. Roles get permissions by level (viewer: read;
-developer/member: read + write; admin: everything). An API key's scopes narrow what its
-owner may do: `read`, `write` and `admin` name levels, `crm.*` a plugin's permissions,
-any other scope one exact permission.
+Every permission has a level. Roles get permissions by level (viewer: read; member: read +
+write; developer: read + write + develop, for what builds on the Hub, such as changing
+workflows; admin: everything). An API key's scopes narrow what its owner may do: `read`,
+`write`, `develop` and `admin` name levels (each includes the ones before it), `crm.*` a
+plugin's permissions, any other scope one exact permission.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-LEVELS = ("read", "write", "admin")
+LEVELS = ("read", "write", "develop", "admin")
 ROLE_LEVELS = {
     "viewer": {"read"},
     "member": {"read", "write"},
-    "developer": {"read", "write"},
-    "admin": {"read", "write", "admin"},
+    "developer": {"read", "write", "develop"},
+    "admin": {"read", "write", "develop", "admin"},
 }
 
 

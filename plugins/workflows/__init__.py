@@ -25,7 +25,7 @@ def hub_routes(app):
 def hub_permissions(register):
     register("workflows.read", "See workflows, their versions and executions", "read")
     register("workflows.execute", "Run, cancel and re-run workflows", "write")
-    register("workflows.edit", "Create and change workflows", "write")
+    register("workflows.edit", "Create and change workflows and templates", "develop")
     register("workflows.delete", "Delete workflows", "admin")
 
 

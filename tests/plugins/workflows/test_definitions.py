@@ -112,6 +112,10 @@ async def test_roles(api, api_of):
     started = await member.call("POST", f"/api/workflows/{created['id']}/execute", {}, status=202)
     await api.wait_for_execution(started["execution_id"])
     await member.error("DELETE", f"/api/workflows/{created['id']}", status=403, code="FORBIDDEN")
+    await member.error("PUT", f"/api/workflows/{created['id']}", workflow("x"), status=403, code="FORBIDDEN")
+    developer = await api_of(role="developer")
+    assert (await developer.put(f"/api/workflows/{created['id']}", workflow("Edited")))["version"] == 2
+    await developer.error("DELETE", f"/api/workflows/{created['id']}", status=403, code="FORBIDDEN")
     await api.delete(f"/api/workflows/{created['id']}")
     await api.error("GET", f"/api/workflows/{created['id']}", status=404, code="NOT_FOUND")
 

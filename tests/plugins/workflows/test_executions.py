@@ -247,3 +247,15 @@ async def test_the_execution_socket_is_closed_to_other_organizations(api, other_
     async with hub_client.websocket(f"/ws/executions/{started['execution_id']}", headers=other_admin.headers) as socket:
         message = await asyncio.wait_for(socket.receive_json(), 10)
         assert message["type"] == "error" and message["error"]["code"] == "NOT_FOUND"
+
+
+async def test_execute_is_rate_limited_per_organization(api, api_of):
+    """Seed 001: /api/workflows/*/execute, 60 a minute per organization with bursts of 10."""
+    created = await api.create_workflow(workflow("Busy"))
+    member = await api_of(role="member")  # another caller of the same organization shares the budget
+    statuses = []
+    for caller in [api, member] * 6:
+        response, _ = await caller.request("POST", f"/api/workflows/{created['id']}/execute", {})
+        statuses.append(response.status_code)
+    assert statuses.count(202) == 10 and statuses[-2:] == [429, 429], statuses
+    await api.error("POST", f"/api/workflows/{created['id']}/execute", {}, status=429, code="RATE_LIMIT_EXCEEDED")
