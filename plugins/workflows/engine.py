@@ -302,7 +302,9 @@ class Runner:
             task.cancel()
         await asyncio.gather(*running.values(), return_exceptions=True)
         for node_id in running:
-            step = self.steps[node_id]
+            step = self.steps.get(node_id)
+            if step is None or step.status != "running":
+                continue  # never started, or it finished just before the stop
             step.status, step.completed_at = ("timeout" if status == "timeout" else "cancelled"), utcnow()
             step.error_message = message
             await step.save()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
+
+import regex
 from typing import Any
 
 from tortoise.expressions import F, Q
@@ -17,6 +19,7 @@ PARAMETER = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 WHOLE_PARAMETER = re.compile(r"^\s*\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
 BUILT_IN_NAMESPACE = uuid.UUID("5b0c9a57-6a2e-4c41-9a55-2f1e0e3f7a10")
 _PYTHON_TYPES = {"string": str, "number": (int, float), "boolean": bool}
+PATTERN_SECONDS = 0.05
 
 
 def visible_to(org_id: Any):
@@ -86,6 +89,13 @@ async def _checked(hub: Hub, org_id: Any, data: dict) -> dict:
         raise HubError("VALIDATION_ERROR", "The definition uses undeclared parameters",
                        {"field": "definition", "reason": f"no parameter {', '.join(unknown)}"})
     for parameter in data["parameters"]:
+        for rule in parameter.get("validation", []):
+            if rule["rule"] == "pattern":
+                try:
+                    regex.compile(str(rule["value"])[:200])
+                except regex.error as error:
+                    raise HubError("VALIDATION_ERROR", "A parameter's pattern is not a regular expression",
+                                   {"field": f"parameters.{parameter['name']}.validation", "reason": str(error)}) from None
         if parameter["type"] in ("select", "multiselect") and not parameter["options"]:
             raise HubError("VALIDATION_ERROR", "A select parameter needs options",
                            {"field": f"parameters.{parameter['name']}.options", "reason": "empty"})
@@ -197,8 +207,17 @@ def _parameter_value(parameter: dict, value: Any) -> Any:
         if name == "max_length" and isinstance(value, str) and len(value) > int(limit):
             raise refuse(message or f"must have at most {int(limit)} characters")
         if name == "pattern" and isinstance(value, str):
+            # A template's author writes the pattern and anyone may send the value: the `regex`
+            # module bounds the time a pathological pattern may take (no catastrophic backtracking
+            # stalling the event loop).
             pattern = str(limit)[:200]
-            if not re.fullmatch(pattern, value[:10_000]):
+            try:
+                matched = regex.fullmatch(pattern, value[:10_000], timeout=PATTERN_SECONDS)
+            except TimeoutError:
+                raise refuse("the template's pattern takes too long on this value") from None
+            except regex.error:
+                raise refuse("the template's pattern is not a valid regular expression") from None
+            if not matched:
                 raise refuse(message or f"must match {pattern}")
     return value
 

@@ -126,3 +126,15 @@ async def test_reviews_one_per_user_and_the_average(api, api_of, other_api):
     for rating in (0, 6):
         await api.error("POST", f"/api/templates/{template['id']}/reviews", {"rating": rating}, status=400,
                         code="VALIDATION_ERROR", field="rating")
+
+
+async def test_a_pathological_pattern_cannot_stall_the_server(api):
+    evil = {**GREETING, "parameters": [{**GREETING["parameters"][0], "validation": [
+        {"rule": "pattern", "value": "(a+)+$"}]}] + GREETING["parameters"][1:]}
+    template = await api.post("/api/templates", evil)
+    error = await api.error("POST", f"/api/templates/{template['id']}/instantiate",
+                            {"parameters": {"greeting": "a" * 5000 + "!"}}, status=400, code="VALIDATION_ERROR")
+    assert "takes too long" in error["details"]["problems"][0]["reason"]
+    bad = {**GREETING, "parameters": [{**GREETING["parameters"][0], "validation": [{"rule": "pattern", "value": "(["}]}] + GREETING["parameters"][1:]}
+    await api.error("POST", "/api/templates", bad, status=400, code="VALIDATION_ERROR",
+                    field="parameters.greeting.validation")
