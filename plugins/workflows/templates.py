@@ -9,6 +9,7 @@ import uuid
 import regex
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from core import Hub, HubError, Page, iso, not_found, transaction, utcnow
@@ -246,7 +247,10 @@ async def install_built_ins(hub: Hub) -> None:
         data = TemplateCreateRequest.model_validate({**raw, "is_public": True}).model_dump(mode="json")
         template_id = uuid.uuid5(BUILT_IN_NAMESPACE, raw["name"])
         fields = {key: data[key] for key in ("name", "description", "category", "tags", "definition", "parameters")}
-        if await WorkflowTemplate.filter(id=template_id).exists():
-            await WorkflowTemplate.filter(id=template_id).update(**fields, is_public=True)
-        else:
-            await WorkflowTemplate.create(id=template_id, org_id=None, is_public=True, **fields)
+        # Several processes start at once (`hub serve --workers N`): whoever inserts first wins,
+        # the others refresh the same row.
+        if not await WorkflowTemplate.filter(id=template_id).update(**fields, is_public=True):
+            try:
+                await WorkflowTemplate.create(id=template_id, org_id=None, is_public=True, **fields)
+            except IntegrityError:
+                await WorkflowTemplate.filter(id=template_id).update(**fields, is_public=True)

@@ -138,3 +138,15 @@ async def test_a_pathological_pattern_cannot_stall_the_server(api):
     bad = {**GREETING, "parameters": [{**GREETING["parameters"][0], "validation": [{"rule": "pattern", "value": "(["}]}] + GREETING["parameters"][1:]}
     await api.error("POST", "/api/templates", bad, status=400, code="VALIDATION_ERROR",
                     field="parameters.greeting.validation")
+
+
+async def test_built_ins_install_safely_when_processes_start_at_once(hub):
+    """`hub serve --workers N`: every worker installs the built-ins at start-up, at the same time."""
+    import asyncio
+
+    from plugins.workflows.models import WorkflowTemplate
+    from plugins.workflows.templates import install_built_ins
+
+    await WorkflowTemplate.filter(org_id=None).delete()
+    await asyncio.gather(*(install_built_ins(hub) for _ in range(4)))
+    assert await WorkflowTemplate.filter(org_id=None).count() == 5
