@@ -176,7 +176,7 @@ async def start_execution(hub: Hub, org_id: Any, workflow_id: Any, user_id: Any,
         await consume_quota(org_id, "workflow_executions", hub=hub)
     version = rerun_of.workflow_version if rerun_of is not None else workflow.version
     definition = (await WorkflowVersion.get(workflow_id=workflow.id, version=version)).definition
-    context = dict(context or {})
+    context = {key: value for key, value in (context or {}).items() if key != "_scopes"}  # only set here
     if scopes is not None:
         context["_scopes"] = list(scopes)  # an API key's run acts with the key's rights only
     async with transaction():
