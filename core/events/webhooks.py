@@ -225,10 +225,21 @@ async def dispatch_event(hub, event) -> list[WebhookDelivery]:
     if not hooks:
         return []
     event_id = str(event.id)[:64]
-    done = set(await WebhookDelivery.filter(
-        webhook_id__in=[s.webhook_id for s in hooks], event_id=event_id).values_list("webhook_id", flat=True))
-    payload = make_payload(event.type, event.data, event.timestamp, event.id)
+    existing = await WebhookDelivery.filter(
+        webhook_id__in=[s.webhook_id for s in hooks], event_id=event_id).values("id", "webhook_id", "status", "job_id",
+                                                                                "attempts")
+    done = {row["webhook_id"] for row in existing}
     deliveries = []
+    if _jobs_available(hub):
+        # A process killed between recording a delivery and enqueueing its job left it pending with
+        # no job: the event comes back from the outbox, and the delivery is scheduled now (at least
+        # once: if the job did get enqueued, the receiver sees the same event id twice).
+        for row in existing:
+            if row["status"] == "pending" and row["job_id"] is None and row["attempts"] == 0:
+                delivery = await WebhookDelivery.get(id=row["id"])
+                await schedule(hub, delivery, attempt=1, delay=0)
+                deliveries.append(delivery)
+    payload = make_payload(event.type, event.data, event.timestamp, event.id)
     for hook in hooks:
         if hook.webhook_id in done:
             continue

@@ -698,3 +698,24 @@ async def test_a_new_webhook_hears_the_next_event_despite_the_subscription_cache
     await asyncio.sleep(0.3)
     assert [json.loads(r["body"])["data"]["n"] for r in receiver.at(first)] == [1]
     assert [json.loads(r["body"])["data"]["n"] for r in receiver.at(second)] == [2]
+
+
+async def test_a_delivery_left_without_its_job_by_a_crash_is_sent_when_the_event_comes_back(
+        app, client, admin, hub, receiver):
+    """A process killed after recording a delivery and before enqueueing its job: the event is
+    still in its outbox, comes back to another dispatcher, and the delivery goes out then."""
+    from core.events.bus import Event
+    from core.events.models import WebhookDelivery
+    from core.events.webhooks import dispatch_event, make_payload
+
+    path = new_path()
+    hook = await create_hook(client, admin, receiver.url(path), ["deal.*"])
+    event = Event("deal.created", admin.org_id, {"id": "orphan"})
+    async with app.app_context():
+        orphan = await WebhookDelivery.create(  # what the crash left: pending, no job, never tried
+            org_id=admin.org_id, webhook_id=hook["id"], event=event.type, event_id=event.id,
+            payload=make_payload(event.type, event.data, event.timestamp, event.id), status="pending")
+        await dispatch_event(hub, event)  # the outbox dispatches the event again
+    [row] = await wait_for_final(client, admin, hook["id"])
+    assert row["id"] == str(orphan.id) and row["status"] == "succeeded"
+    assert [json.loads(r["body"])["id"] for r in receiver.at(path)] == [event.id]  # once, the same event id
