@@ -229,8 +229,8 @@ async def create_template(data: TemplateCreateRequest):
 @validate_response(WorkflowTemplate)
 async def get_template(template_id: str):
     """A template with its parameters, rating and latest reviews."""
-    return WorkflowTemplate(**await templates.template_json(
-        await templates.get_visible(current_principal().org_id, template_id)))
+    org_id = current_principal().org_id
+    return WorkflowTemplate(**await templates.template_json(await templates.get_visible(org_id, template_id), org_id))
 
 
 @bp.put("/api/templates/<template_id>")

@@ -218,7 +218,7 @@ class TemplateReviewRequest(SnakeModel):
 
 
 class TemplateReview(BaseModel):
-    user_id: str
+    user_id: str | None = Field(description="the reviewer, when of your organization (others are not named)")
     rating: int
     comment: str | None
     created_at: str

@@ -48,7 +48,10 @@ async def get_owned(org_id: Any, template_id: Any) -> WorkflowTemplate:
     return template
 
 
-async def template_json(template: WorkflowTemplate, reviews: list[TemplateReview] | None = None) -> dict:
+async def template_json(template: WorkflowTemplate, viewer_org: Any, reviews: list[TemplateReview] | None = None) -> dict:
+    """The template as `viewer_org` sees it: the publisher and reviewers of other organizations
+    are not named."""
+    mine = template.org_id is not None and str(template.org_id) == str(viewer_org)
     if reviews is None:
         reviews = await TemplateReview.filter(template_id=template.id).order_by("-updated_at").limit(50)
     ratings = await TemplateReview.filter(template_id=template.id).values_list("rating", flat=True)
@@ -57,12 +60,13 @@ async def template_json(template: WorkflowTemplate, reviews: list[TemplateReview
         "id": str(template.id), "name": template.name, "description": template.description,
         "category": template.category, "tags": template.tags, "version": template.version,
         "is_public": template.is_public, "built_in": template.org_id is None,
-        "organization_id": str(template.org_id) if template.org_id else None,
-        "created_by": str(template.created_by) if template.created_by else None,
+        # A public template's publisher stays anonymous to other organizations
+        "organization_id": str(template.org_id) if mine else None,
+        "created_by": str(template.created_by) if mine and template.created_by else None,
         "created_at": iso(template.created_at), "updated_at": iso(template.updated_at),
         "definition": template.definition, "parameters": template.parameters, "preview_image": template.preview_image,
         "usage_count": template.usage_count, "rating": round(float(average), 2),
-        "reviews": [{"user_id": str(r.user_id), "rating": r.rating, "comment": r.comment,
+        "reviews": [{"user_id": str(r.user_id) if str(r.org_id) == str(viewer_org) else None, "rating": r.rating, "comment": r.comment,
                      "created_at": iso(r.created_at), "updated_at": iso(r.updated_at)} for r in reviews],
     }
 
@@ -75,7 +79,7 @@ async def list_templates(org_id: Any, page: Page, category: str | None, public_o
     if search:
         query = query.filter(Q(name__icontains=search) | Q(description__icontains=search))
     rows, total = await page.fetch(query, "-usage_count", "name")
-    return [await template_json(row, reviews=[]) for row in rows], total
+    return [await template_json(row, org_id, reviews=[]) for row in rows], total
 
 
 async def _checked(hub: Hub, org_id: Any, data: dict) -> dict:
@@ -111,7 +115,7 @@ async def create_template(hub: Hub, org_id: Any, user_id: Any, data: dict) -> di
         org_id=org_id, created_by=user_id, name=data["name"], description=data["description"],
         category=data["category"], tags=data["tags"], is_public=data["is_public"], definition=definition,
         parameters=data["parameters"], preview_image=data.get("preview_image"))
-    return await template_json(template, reviews=[])
+    return await template_json(template, org_id, reviews=[])
 
 
 async def update_template(hub: Hub, org_id: Any, template_id: Any, data: dict) -> dict:
@@ -121,7 +125,7 @@ async def update_template(hub: Hub, org_id: Any, template_id: Any, data: dict) -
         name=data["name"], description=data["description"], category=data["category"], tags=data["tags"],
         is_public=data["is_public"], definition=definition, parameters=data["parameters"],
         preview_image=data.get("preview_image"), version=F("version") + 1, updated_at=utcnow())
-    return await template_json(await WorkflowTemplate.get(id=template.id))
+    return await template_json(await WorkflowTemplate.get(id=template.id), org_id)
 
 
 async def delete_template(org_id: Any, template_id: Any) -> None:
@@ -141,7 +145,7 @@ async def review_template(org_id: Any, user_id: Any, template_id: Any, rating: i
         if not updated:
             await TemplateReview.create(template_id=template.id, org_id=org_id, user_id=user_id, rating=rating,
                                         comment=comment)
-    return await template_json(template), not updated
+    return await template_json(template, org_id), not updated
 
 
 async def instantiate(hub: Hub, org_id: Any, user_id: Any, template_id: Any, name: str | None,

@@ -100,8 +100,9 @@ async def test_a_template_using_an_undeclared_parameter_is_refused(api):
 async def test_private_templates_stay_home_and_public_ones_are_seen_but_not_changed(api, other_api):
     private = await api.post("/api/templates", GREETING)
     public = await api.post("/api/templates", {**GREETING, "name": "Shared greeter", "is_public": True})
-    theirs = {t["id"] for t in (await other_api.get("/api/templates?limit=100"))["templates"]}
+    theirs = {t["id"]: t for t in (await other_api.get("/api/templates?limit=100"))["templates"]}
     assert public["id"] in theirs and private["id"] not in theirs
+    assert theirs[public["id"]]["organization_id"] is None and theirs[public["id"]]["created_by"] is None  # anonymous
     await other_api.error("GET", f"/api/templates/{private['id']}", status=404, code="NOT_FOUND")
     await other_api.error("PUT", f"/api/templates/{private['id']}", GREETING, status=404, code="NOT_FOUND")
     await other_api.error("PUT", f"/api/templates/{public['id']}", GREETING, status=403, code="FORBIDDEN")
@@ -123,6 +124,10 @@ async def test_reviews_one_per_user_and_the_average(api, api_of, other_api):
     await other_api.post(f"/api/templates/{template['id']}/reviews", {"rating": 2})
     again = await api.call("POST", f"/api/templates/{template['id']}/reviews", {"rating": 3}, status=200)
     assert again["rating"] == round((3 + 2 + 2) / 3, 2) and len(again["reviews"]) == 3
+    # reviewers of another organization are not named to this one, nor this one's to them
+    assert sorted(str(r["user_id"]) for r in again["reviews"]) == sorted([api.account.user_id, member.account.user_id, "None"])
+    theirs = await other_api.get(f"/api/templates/{template['id']}")
+    assert [r["user_id"] for r in theirs["reviews"] if r["user_id"]] == [other_api.account.user_id]
     for rating in (0, 6):
         await api.error("POST", f"/api/templates/{template['id']}/reviews", {"rating": rating}, status=400,
                         code="VALIDATION_ERROR", field="rating")
