@@ -103,8 +103,18 @@ async def create_workflow(hub: Hub, org_id: Any, user_id: Any, data: dict) -> di
     return workflow_json(workflow)
 
 
+# Seed 001's error codes ride in `details.seed_code` of the Hub's own codes (a 404 stays
+# NOT_FOUND, the same for an unknown id and another organization's).
+WORKFLOW_NOT_FOUND = {"seed_code": "WF_001"}
+WORKFLOW_EXECUTION_FAILED = {"seed_code": "WF_002"}
+TEMPLATE_NOT_FOUND = {"seed_code": "TPL_001"}
+
+
 async def get_workflow(org_id: Any, workflow_id: Any) -> Workflow:
-    return await Workflow.get_for_org(org_id, workflow_id, "Workflow")
+    try:
+        return await Workflow.get_for_org(org_id, workflow_id, "Workflow")
+    except HubError as error:
+        raise HubError(error.code, error.message, WORKFLOW_NOT_FOUND) from None
 
 
 async def get_version(org_id: Any, workflow_id: Any, version: str) -> dict:
@@ -171,7 +181,7 @@ async def start_execution(hub: Hub, org_id: Any, workflow_id: Any, user_id: Any,
     first run used) and hand it to the workers; returns it "pending"."""
     workflow = await get_workflow(org_id, workflow_id)
     if not workflow.is_active and rerun_of is None:
-        raise HubError("CONFLICT", "The workflow is not active")
+        raise HubError("CONFLICT", "The workflow is not active", WORKFLOW_EXECUTION_FAILED)
     if metered:
         await consume_quota(org_id, "workflow_executions", hub=hub)
     version = rerun_of.workflow_version if rerun_of is not None else workflow.version

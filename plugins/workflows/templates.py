@@ -12,7 +12,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
-from core import Hub, HubError, Page, iso, not_found, transaction, utcnow
+from core import Hub, HubError, Page, iso, transaction, utcnow
 from plugins.workflows import service
 from plugins.workflows.models import TemplateReview, WorkflowTemplate
 
@@ -32,10 +32,10 @@ async def get_visible(org_id: Any, template_id: Any) -> WorkflowTemplate:
     try:
         wanted = uuid.UUID(str(template_id))
     except ValueError:
-        raise not_found("Template") from None
+        raise HubError("NOT_FOUND", "Template not found", service.TEMPLATE_NOT_FOUND) from None
     template = await visible_to(org_id).filter(id=wanted).first()
     if template is None:
-        raise not_found("Template")
+        raise HubError("NOT_FOUND", "Template not found", service.TEMPLATE_NOT_FOUND)
     return template
 
 

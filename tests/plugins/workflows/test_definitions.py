@@ -117,7 +117,8 @@ async def test_roles(api, api_of):
     assert (await developer.put(f"/api/workflows/{created['id']}", workflow("Edited")))["version"] == 2
     await developer.error("DELETE", f"/api/workflows/{created['id']}", status=403, code="FORBIDDEN")
     await api.delete(f"/api/workflows/{created['id']}")
-    await api.error("GET", f"/api/workflows/{created['id']}", status=404, code="NOT_FOUND")
+    gone = await api.error("GET", f"/api/workflows/{created['id']}", status=404, code="NOT_FOUND")
+    assert gone["details"] == {"seed_code": "WF_001"}  # seed 001's WORKFLOW_NOT_FOUND
 
 
 async def test_another_organization_sees_none_of_it(api, other_api, assert_isolated):

@@ -112,7 +112,8 @@ async def test_private_templates_stay_home_and_public_ones_are_seen_but_not_chan
     changed = await api.put(f"/api/templates/{public['id']}", {**GREETING, "name": "Renamed", "is_public": True})
     assert changed["name"] == "Renamed" and changed["version"] == 2
     await api.delete(f"/api/templates/{private['id']}")
-    await api.error("GET", f"/api/templates/{private['id']}", status=404, code="NOT_FOUND")
+    gone = await api.error("GET", f"/api/templates/{private['id']}", status=404, code="NOT_FOUND")
+    assert gone["details"] == {"seed_code": "TPL_001"}  # seed 001's TEMPLATE_NOT_FOUND
 
 
 async def test_reviews_one_per_user_and_the_average(api, api_of, other_api):
