@@ -36,6 +36,8 @@ Fixtures
     api_of                  `await api_of(role="viewer")`, `await api_of(account)`, `await api_of(key=["read"])`
     events                  every event emitted during the test (`events.of(org_id, type)`)
     event_types             `event_types("thing.updated")`: throw-away event types for one test
+    plan_limits             `await plan_limits(org_id, api_calls=10)`: the organization moves to a plan
+                            of its own with these monthly limits (through `hub_plan_limits`)
     ws                      `async with ws(account) as socket: await socket.event("note.created")`
     assert_isolated         another organization's caller gets 404 for every method on a path,
                             and the row is unchanged afterwards
@@ -453,6 +455,28 @@ def event_types(hub) -> Callable:
 
 
 # -- WebSockets ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plan_limits(hub) -> Callable:
+    """`await plan_limits(org_id, {"concurrent_jobs.x": 3}, ai_tokens=0)`: the organization gets a
+    plan of its own whose limits (`hub_plan_limits`, as a plugin such as billing gives them) are
+    these; later calls for the same organization add to them. Undone after the test."""
+    from core.tenancy.models import Organization
+
+    by_plan: dict[str, dict[str, int]] = {}
+    module = types.ModuleType(f"test_plan_limits_{uuid.uuid4().hex[:8]}")
+    module.hub_plan_limits = lambda plan: dict(by_plan[plan]) if plan in by_plan else None
+    hub.manager.register(module, name=module.__name__)
+
+    async def set_limits(org_id: Any, limits: dict[str, int] | None = None, **more: int) -> None:
+        plan = f"test-{org_id}"[:32]
+        by_plan.setdefault(plan, {}).update(limits or {}, **more)
+        await Organization.filter(id=org_id).update(plan=plan)
+        await hub.tenants.invalidate(org_id)
+
+    yield set_limits
+    hub.manager.unregister(module)
 
 
 class WebSocketClient:

@@ -41,23 +41,9 @@ async def test_an_organization_runs_one_training_at_a_time(api, hub):
         assert later.started_at >= earlier.finished_at, (earlier.started_at, earlier.finished_at, later.started_at)
 
 
-async def test_a_plan_may_allow_more_trainings_at_once(hub, admin, app):
-    import types
-
-    from core.tenancy.models import Organization
-
+async def test_a_plan_may_allow_more_trainings_at_once(hub, admin, plan_limits):
     runtime = hub.extensions["jobs"]
     kind = runtime.types["recommender.train"]
     assert await runtime.concurrency_limit(admin.org_id, kind) == 1
-    module = types.ModuleType("bigger_plans")
-    module.hub_plan_limits = lambda plan: {"concurrent_jobs.recommender.train": 3} if plan == "enterprise" else None
-    hub.manager.register(module, name="bigger_plans")
-    try:
-        await Organization.filter(id=admin.org_id).update(plan="enterprise")
-        await hub.tenants.invalidate(admin.org_id)
-        assert await runtime.concurrency_limit(admin.org_id, kind) == 3
-    finally:
-        hub.manager.unregister(module)
-        await Organization.filter(id=admin.org_id).update(plan="starter")
-        await hub.tenants.invalidate(admin.org_id)
-
+    await plan_limits(admin.org_id, {"concurrent_jobs.recommender.train": 3})
+    assert await runtime.concurrency_limit(admin.org_id, kind) == 3

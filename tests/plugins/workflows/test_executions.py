@@ -208,20 +208,11 @@ async def test_an_http_step_goes_through_the_ssrf_guard(api):
     assert execution["status"] == "failed" and "not allowed" in execution["error_message"]
 
 
-async def test_the_quota_of_executions(api, hub):
-    from core.tenancy.models import Organization
-
+async def test_the_quota_of_executions(api, plan_limits):
     created = await api.create_workflow(workflow("Quota"))
-    module = types.ModuleType("tiny_plan")
-    module.hub_plan_limits = lambda plan: {"workflow_executions": 1} if plan == "tiny" else None
-    hub.manager.register(module, name="tiny_plan")
-    try:
-        await Organization.filter(id=api.org_id).update(plan="tiny")
-        await hub.tenants.invalidate(api.org_id)
-        await api.call("POST", f"/api/workflows/{created['id']}/execute", {}, status=202)
-        await api.error("POST", f"/api/workflows/{created['id']}/execute", {}, status=429, code="QUOTA_EXCEEDED")
-    finally:
-        hub.manager.unregister(module)
+    await plan_limits(api.org_id, workflow_executions=1)
+    await api.call("POST", f"/api/workflows/{created['id']}/execute", {}, status=202)
+    await api.error("POST", f"/api/workflows/{created['id']}/execute", {}, status=429, code="QUOTA_EXCEEDED")
 
 
 async def test_live_progress_on_the_execution_socket(api, admin, ws, test_nodes):

@@ -6,7 +6,6 @@ checked on recorded runs in test_ai_performance.py."""
 
 from __future__ import annotations
 
-import types
 import uuid
 
 import pytest
@@ -266,29 +265,15 @@ async def test_capability_of_a_plugin_switched_off_is_withheld(api):
 
 # -- quotas ----------------------------------------------------------------------------------------
 
-TOKEN_PLAN = "agents-token-test"
-
-
 @pytest.fixture
-def token_limit(hub):
+def token_limit(plan_limits):
     """`await token_limit(org_id, n, agent_runs=m)`: the organization gets a plan allowing n
     ai_tokens (and m agent runs) a month, through a real plugin's hub_plan_limits."""
-    from core.tenancy.models import Organization
-
-    limits: dict[str, int] = {}
-    module = types.ModuleType("agents_token_limits")
-    module.hub_plan_limits = lambda plan: dict(limits) if plan == TOKEN_PLAN else None
-    hub.manager.register(module, name="agents_token_limits")
 
     async def limit(org_id, tokens: int, **others: int) -> None:
-        limits.update(ai_tokens=tokens, **others)
-        await Organization.filter(id=org_id).update(plan=TOKEN_PLAN)
-        await hub.tenants.invalidate(org_id)
+        await plan_limits(org_id, ai_tokens=tokens, **others)
 
-    try:
-        yield limit
-    finally:
-        hub.manager.unregister(module)
+    return limit
 
 
 async def test_no_tokens_left_is_ai_quota_exceeded_and_recorded(api, admin, token_limit, events):
