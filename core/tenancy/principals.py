@@ -150,8 +150,7 @@ async def _principal_from_api_key(hub: Hub, key: str) -> tuple[Principal, float 
     user = await _active_user(api_key.user_id)
     if user is None or user.org_id != api_key.org_id:
         raise HubError("AUTHENTICATION_FAILED", "Invalid or revoked API key")
-    permissions = hub.permissions.for_role(user.role) & hub.permissions.for_scopes(api_key.scopes)
-    principal = Principal("api_key", user.id, user.org_id, user.role, user.email, frozenset(permissions), api_key.id)
+    principal = _principal_of(hub, user, api_key.scopes, api_key.id)
     return principal, api_key.expires_at.timestamp() if api_key.expires_at is not None else None
 
 
@@ -160,15 +159,19 @@ async def principal_for_user(user_id: Any, org_id: Any, *, scopes: list[str] | N
     """The principal of an active user of `org_id` with their current role's permissions
     (narrowed by an API key's `scopes` when given), or None: for work done later on someone's
     behalf (a workflow step, a scheduled job), checked when it runs, not when it was asked for."""
-    hub = hub or current_hub()
     user = await _active_user(user_id)
     if user is None or str(user.org_id) != str(org_id):
         return None
+    return _principal_of(hub or current_hub(), user, scopes)
+
+
+def _principal_of(hub: Hub, user: User, scopes: list[str] | None = None, api_key_id: Any = None) -> Principal:
+    """A user's principal: their current role's permissions, narrowed by a key's scopes."""
     permissions = hub.permissions.for_role(user.role)
-    if scopes is not None:
-        permissions &= hub.permissions.for_scopes(scopes)
-    return Principal("user" if scopes is None else "api_key", user.id, user.org_id, user.role, user.email,
-                     frozenset(permissions))
+    if scopes is None:
+        return Principal("user", user.id, user.org_id, user.role, user.email, frozenset(permissions))
+    permissions &= hub.permissions.for_scopes(scopes)
+    return Principal("api_key", user.id, user.org_id, user.role, user.email, frozenset(permissions), api_key_id)
 
 
 async def _active_user(user_id: Any) -> User | None:
