@@ -97,8 +97,7 @@ async def handle(hub: Any, workflow_id: str, principal: Principal, message: dict
         return
     definition = applied(workflow.definition, operation.operation, operation.data)
     body = {"name": workflow.name, "description": workflow.description, "category": workflow.category,
-            "is_active": workflow.is_active, **{part: definition.get(part, {} if part == "settings" else [])
-                                                for part in service.DEFINITION_PARTS}}
+            "is_active": workflow.is_active, **service.graph_parts(definition)}
 
     async def announce(saved) -> None:
         await emit(principal.org_id, "workflow.collaboration.changed", {**announced, "version": saved.version}, hub=hub)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from quart import Blueprint
 from quart_schema import document_request, document_response, validate_request, validate_response
 
@@ -19,7 +17,6 @@ from core import (
     validate_query,
 )
 from plugins.workflows import collaboration, service, templates
-from plugins.workflows.models import Execution, Workflow
 from plugins.workflows.schemas import (
     CancelRequest,
     ExecuteRequest,
@@ -295,15 +292,11 @@ def execution_status(message: dict, principal=None) -> dict:
 @bp.websocket("/ws/executions/<execution_id>")
 @public  # the socket authenticates itself (token, API key or first message), as /ws does
 async def execution_socket(execution_id: str):
-    async def authorize(principal) -> bool:
-        try:
-            wanted = uuid.UUID(execution_id)
-        except ValueError:
-            return False
-        return principal.can("workflows.read") and await Execution.for_org(principal.org_id).filter(id=wanted).exists()
+    async def authorize(principal) -> None:  # another organization's execution: 4404, as a 404 over HTTP
+        await service.get_execution(principal.org_id, execution_id)
 
     await serve_topic({"execution_id": execution_id}, types=["workflow.execution.*"], authorize=authorize,
-                      name="execution", render=execution_status)
+                      permission="workflows.read", name="execution", render=execution_status)
 
 
 @bp.websocket("/ws/workflows/<workflow_id>/collaboration")
@@ -313,15 +306,11 @@ async def collaboration_socket(workflow_id: str):
     saved as versions with optimistic concurrency (plugins/workflows/collaboration.py)."""
     hub = current_hub()
 
-    async def authorize(principal) -> bool:
-        try:
-            wanted = uuid.UUID(workflow_id)
-        except ValueError:
-            return False
-        return principal.can("workflows.read") and await Workflow.for_org(principal.org_id).filter(id=wanted).exists()
+    async def authorize(principal) -> None:
+        await service.get_workflow(principal.org_id, workflow_id)
 
     async def on_message(principal, message: dict, reply) -> None:
         await collaboration.handle(hub, workflow_id, principal, message, reply)
 
     await serve_topic({"workflow_id": workflow_id}, types=["workflow.collaboration.*"], authorize=authorize,
-                      name="collaboration", render=collaboration.for_the_others, on_message=on_message)
+                      permission="workflows.read", name="collaboration", render=collaboration.for_the_others, on_message=on_message)

@@ -13,6 +13,16 @@ from plugins.workflows.models import Execution, ExecutionStep, Workflow, Workflo
 from plugins.workflows.schedules import next_run
 
 DEFINITION_PARTS = ("nodes", "edges", "variables", "triggers", "settings")
+
+
+def graph_parts(definition: dict) -> dict:
+    """Every part of a definition's graph, the missing ones empty."""
+    return {part: definition.get(part, {} if part == "settings" else []) for part in DEFINITION_PARTS}
+
+
+def refused(message: str, problems: list[dict]) -> HubError:
+    """One 400 naming every problem (`{"field", "reason"}`), the first one also at the top."""
+    return HubError("VALIDATION_ERROR", message, {**problems[0], "problems": problems})
 EXECUTION_JOB = "workflows.execute"
 JOB_TIMEOUT_MARGIN_SECONDS = 120  # the job outlives the workflow's own timeout, which the runner enforces
 
@@ -47,7 +57,7 @@ def workflow_json(workflow: Workflow, definition: dict | None = None, version: i
         "category": workflow.category, "version": version or workflow.version,
         "organization_id": str(workflow.org_id), "created_by": str(workflow.created_by) if workflow.created_by else None,
         "created_at": iso(workflow.created_at), "updated_at": iso(workflow.updated_at), "is_active": workflow.is_active,
-        **{part: definition.get(part, {} if part == "settings" else []) for part in DEFINITION_PARTS},
+        **graph_parts(definition),
     }
 
 
@@ -75,8 +85,7 @@ async def checked_definition(hub: Hub, org_id: Any, data: dict, *, editing: bool
         if not await Workflow.for_org(org_id).filter(id=error_workflow).exists():
             problems.append({"field": "settings.error_workflow_id", "reason": "no such workflow in this organization"})
     if problems:
-        raise HubError("VALIDATION_ERROR", f"The workflow has {len(problems)} problem(s)",
-                       {"field": problems[0]["field"], "reason": problems[0]["reason"], "problems": problems})
+        raise refused(f"The workflow has {len(problems)} problem(s)", problems)
     return definition
 
 

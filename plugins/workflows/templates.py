@@ -170,12 +170,10 @@ async def instantiate(hub: Hub, org_id: Any, user_id: Any, template_id: Any, nam
         except HubError as error:
             problems.append({"field": f"parameters.{key}", "reason": error.details.get("reason", error.message)})
     if problems:
-        raise HubError("VALIDATION_ERROR", f"{len(problems)} parameter(s) refused",
-                       {**problems[0], "problems": problems})
+        raise service.refused(f"{len(problems)} parameter(s) refused", problems)
     definition = _substitute(template.definition, values)
     body = {"name": name or template.name, "description": template.description, "category": template.category,
-            "is_active": True, **{part: definition.get(part, {} if part == "settings" else [])
-                                  for part in service.DEFINITION_PARTS}}
+            "is_active": True, **service.graph_parts(definition)}
     workflow = await service.create_workflow(hub, org_id, user_id, body)
     await WorkflowTemplate.filter(id=template.id).update(usage_count=F("usage_count") + 1)
     return workflow
