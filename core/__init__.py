@@ -8,7 +8,9 @@ jobs, events, ops, builtin) can change without breaking a plugin. The names, by 
 
 Hooks         hookimpl (optional marker), Hub (what every hook may take as `hub`),
               current_hub(), plugin_settings(name)
-Routes        require(permission), public, current_principal(), current_org_id(), Principal,
+Routes        require(permission, key_header=None) (key_header: the API-key header of a product
+              the routes imitate, e.g. n8n's X-N8N-API-KEY), public, current_principal(),
+              current_org_id(), Principal, max_body(limit) (a route's own body-size bound),
               principal_for_user (a user's current rights, for work done later on their behalf)
 Outbound HTTP safe_client(allowlist) (SSRF-checked httpx client for user-given URLs), is_unsafe_error
 Errors        HubError, not_found(what), validation_error(field, reason), conflict(message),
@@ -24,9 +26,14 @@ Tables        TenantModel (org_id, `for_org`, `get_for_org`), TimestampedModel,
               transaction() (tortoise's in_transaction plus after-commit), on_commit(callback)
 Events        emit(org_id, type, data) (recorded with the caller's transaction, delivered
               after it commits), Event, EventPayload
-Jobs          enqueue(org_id, type, payload), JobContext, JobFailed, JobCancelled
+Jobs          enqueue(org_id, type, payload, priority=5), JobContext, JobFailed, JobCancelled;
+              reading them: job_types(), get_job(org_id, id),
+              job_body(job) (seed 002's shape), cancel_job(org_id, id), job_totals(org_id),
+              default_priority(p) (a `with` block: jobs enqueued inside without one get p)
 Functions     call_function, available_functions, openai_tool, FunctionContext, HubFunction
+Rate limits   rate_limit(key, requests_per_minute, burst) (a bucket of your own: per workflow, ...)
 Usage         record_usage, check_quota, consume_quota (metered units and monthly quotas),
+              quota_exempt (a view, under `require`, neither counted nor refused by quotas),
               record_cache (cache hit/miss metrics), tenant_label (an organization as a
               metric label: a keyed hash, never the id)
 Sockets       serve_topic(match, types=..., render=..., on_message=...) for a plugin's own WebSocket
@@ -45,6 +52,7 @@ from core.events.catalogue import EventPayload
 from core.events.ssrf import is_unsafe_error, safe_client
 from core.events.websocket.sockets import broadcast, serve_topic
 from core.http.auth import current_org_id, current_principal, public, require
+from core.http.errors import max_body
 from core.http.openapi import document_errors
 from core.http.pagination import (
     CamelCursorPagination,
@@ -60,7 +68,18 @@ from core.http.pagination import (
 )
 from core.http.query import Blankable, CommaSeparated, Query, validate_query
 from core.http.schemas import CamelModel, SnakeModel, Timestamp, optional_body
-from core.jobs.api import JobCancelled, JobContext, JobFailed, enqueue
+from core.jobs.api import (
+    JobCancelled,
+    JobContext,
+    JobFailed,
+    cancel_job,
+    default_priority,
+    enqueue,
+    get_job,
+    job_body,
+    job_totals,
+    job_types,
+)
 from core.kernel.contributions import NodeContext
 from core.kernel.errors import HubError, conflict, not_found, pydantic_details, validation_error
 from core.kernel.hookspecs import hookimpl
@@ -69,7 +88,8 @@ from core.kernel.models import TenantModel, TimestampedModel
 from core.kernel.settings import CommaList
 from core.kernel.times import iso, utcnow
 from core.kernel.transactions import on_commit, transaction
-from core.ops.metering import check_quota, consume_quota, record_usage
+from core.ops.metering import check_quota, consume_quota, quota_exempt, record_usage
+from core.ops.ratelimit import rate_limit
 from core.ops.observability.metrics import record_cache, tenant_label
 from core.tenancy.functions import FunctionContext, HubFunction, available_functions, call_function, openai_tool
 from core.tenancy.principals import Principal, principal_for_user
@@ -78,11 +98,13 @@ __all__ = [
     "CamelModel", "CommaList", "Event", "EventPayload", "FunctionContext", "Hub", "HubError", "HubFunction",
     "JobCancelled", "JobContext", "JobFailed", "NodeContext", "Page", "Principal", "SnakeModel", "TenantModel",
     "Timestamp", "TimestampedModel", "available_functions", "call_function", "check_quota", "conflict",
-    "consume_quota", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
+    "consume_quota", "quota_exempt", "current_hub", "current_org_id", "current_principal", "emit", "enqueue", "hookimpl", "iso",
     "not_found", "on_commit", "openai_tool", "paginate", "plugin_settings", "public", "pydantic_details", "record_cache",
-    "record_usage", "require", "serve_topic", "broadcast", "safe_client", "optional_body", "is_unsafe_error", "principal_for_user", "tenant_label", "transaction", "utcnow", "validation_error",
+    "record_usage", "require", "serve_topic", "broadcast", "safe_client", "optional_body", "is_unsafe_error", "principal_for_user", "max_body", "rate_limit", "tenant_label", "transaction", "utcnow", "validation_error",
     # lists, query strings and API docs
     "Blankable", "CamelCursorPagination", "CamelPagination", "CommaSeparated", "CursorPagination", "CursorQuery",
     "OffsetQuery", "PageNumberQuery", "Pagination", "Query",
     "SkipQuery", "document_errors", "validate_query",
+    # jobs, read and cancelled (seed 002's workers view)
+    "cancel_job", "default_priority", "get_job", "job_body", "job_totals", "job_types",
 ]

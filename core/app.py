@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, plugins: Iterable[Any] | None =
     settings = hub.settings
     app = HubApp("hub")
     app.request_timeout = settings.http.request_timeout_seconds or None
-    app.request_class = HubRequest
+    app.request_class = type("HubRequest", (HubRequest,), {"app": app})  # knows its app's routes' body limits
     app.config["MAX_CONTENT_LENGTH"] = settings.http.max_body_bytes
     hub.signing_key = settings.signing_key()
     hub.bus = EventBus(hub)

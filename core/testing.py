@@ -257,7 +257,8 @@ class Api:
 
     @classmethod
     def with_key(cls, client, key: str, account: Account | None = None, header: str = "X-API-Key") -> "Api":
-        headers = {"X-API-Key": key} if header == "X-API-Key" else {"Authorization": f"Bearer {key}"}
+        # "Authorization": as a bearer token; any other header (X-API-Key, n8n's X-N8N-API-KEY): as is
+        headers = {"Authorization": f"Bearer {key}"} if header == "Authorization" else {header: key}
         return cls(client, headers, account)
 
     @property

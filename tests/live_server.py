@@ -20,7 +20,7 @@ from typing import Iterator
 
 import httpx
 
-from core.testing import FAST_PASSWORD_HASHING
+from core.testing import FAST_PASSWORD_HASHING, PASSWORD, unique_email
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,3 +108,21 @@ def live_hub(data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = N
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+def live_account(base_url: str, scopes: list[str] | None = None) -> dict:
+    """Register an organization on a live Hub; its admin's token and an API key with `scopes`."""
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        email = unique_email("live")
+        response = http.post("/api/auth/register", json={
+            "email": email, "password": PASSWORD, "first_name": "Liv", "last_name": "E",
+            "organization_name": "Live Org"})
+        assert response.status_code == 201, response.text
+        token = http.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        key = http.post("/api/v1/keys", headers=headers,
+                        json={"name": "live client", "scopes": scopes or ["read", "write"]})
+        assert key.status_code == 201, key.text
+        body = key.json()
+        return {"token": token, "headers": headers, "api_key": body.get("key") or body.get("api_key"),
+                "email": email}

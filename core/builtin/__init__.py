@@ -66,5 +66,14 @@ def hub_health_checks(register, hub):
         await hub.redis.ping()
         return "healthy"
 
+    async def workers() -> str:
+        # Jobs are accepted but nobody runs them: with Redis, no `hub worker` (or server with
+        # run_in_server) has sent a heartbeat within `[jobs] stale_after_seconds`.
+        runtime = hub.extensions.get("jobs")
+        if runtime is None:
+            return "healthy"
+        return "healthy" if await runtime.live_workers() else "degraded"
+
     register("database", database)
     register("cache", cache)
+    register("workers", workers)

@@ -47,6 +47,19 @@ class HubApp(Quart):
     # they are produced after the view returned.
     request_timeout: float | None = None
 
+    def body_limit_for(self, path: str, method: str) -> int | None:
+        """The body limit of the route at `path` when it declares one (core.max_body), else None."""
+        from werkzeug.exceptions import HTTPException
+
+        from core.http.errors import BODY_LIMIT_ATTRIBUTE
+
+        try:
+            endpoint, _ = self.url_map.bind("hub").match(path, method=method)
+        except HTTPException:
+            return None
+        limit = getattr(self.view_functions.get(endpoint), BODY_LIMIT_ATTRIBUTE, None)
+        return limit(self.extensions["hub"]) if callable(limit) else limit
+
     async def dispatch_request(self, request_context: Any = None) -> Any:
         if not self.request_timeout:
             return await super().dispatch_request(request_context)

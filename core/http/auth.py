@@ -23,16 +23,27 @@ from core.tenancy.principals import Principal, principal_from_credential
 
 ACCESS_ATTRIBUTE = "_hub_access"
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+# OpenAPI security scheme name -> header, for routes that take the API key in a header of their
+# own (require(key_header=...)); the OpenAPI document declares each of them.
+KEY_HEADER_SCHEMES: dict[str, str] = {}
 
 
-def require(permission: str, *, allow_api_keys: bool = True) -> Callable:
+def key_header_scheme(header: str) -> str:
+    name = "apiKey_" + "".join(c if c.isalnum() else "_" for c in header)
+    KEY_HEADER_SCHEMES[name] = header
+    return name
+
+
+def require(permission: str, *, allow_api_keys: bool = True, key_header: str | None = None) -> Callable:
     """Only callers holding `permission` (and, for plugin routes, in an organization where
-    the plugin is on) reach the view; others get 401, 403 or 404."""
+    the plugin is on) reach the view; others get 401, 403 or 404. `key_header`: the API key
+    comes in this header and nowhere else (a product the Hub imitates, e.g. n8n's
+    `X-N8N-API-KEY`); without it: 401 "'<header>' header required"."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = await authenticate()
+            principal = await authenticate(key_header)
             if principal.kind == "api_key" and not allow_api_keys:
                 raise HubError("FORBIDDEN", "This endpoint cannot be used with an API key")
             await check_plugin_enabled(principal)
@@ -45,6 +56,8 @@ def require(permission: str, *, allow_api_keys: bool = True) -> Callable:
             return await view(*args, **kwargs)
 
         setattr(wrapper, ACCESS_ATTRIBUTE, ("permission", permission))
+        if key_header is not None:
+            return security_scheme([{key_header_scheme(key_header): []}])(wrapper)
         return security_scheme(SECURITY)(wrapper)
 
     return decorator
@@ -86,10 +99,19 @@ def credentials_from_headers(headers) -> str | None:
     return None
 
 
-async def authenticate() -> Principal:
+async def authenticate(key_header: str | None = None) -> Principal:
     """Resolve the request's credentials once; cached on `g`."""
     if getattr(g, "principal", None) is not None:
         return g.principal
+    if key_header is not None:
+        credential = (request.headers.get(key_header) or "").strip() or None
+        if credential is None:
+            raise HubError("AUTHENTICATION_FAILED", f"'{key_header}' header required")
+        principal = await principal_from_credential(credential)
+        if principal.kind != "api_key":
+            raise HubError("AUTHENTICATION_FAILED", f"'{key_header}' must carry an API key")
+        g.principal = principal
+        return principal
     credential = credentials_from_headers(request.headers)
     if credential is None:
         raise HubError(

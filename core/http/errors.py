@@ -10,7 +10,7 @@ request id, no traceback sent) all go through `error_response`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 from quart import Quart, Request, g, jsonify
@@ -123,7 +123,37 @@ def nul_path(value: Any, path: str = "") -> str | None:
     return None
 
 
+BODY_LIMIT_ATTRIBUTE = "_hub_max_body_bytes"
+
+
+def max_body(limit: int | Callable[[Any], int]) -> Callable:
+    """A route whose bodies may be larger (or must be smaller) than `[http] max_body_bytes`:
+    `limit` in bytes, or a function of the Hub giving it (a plugin setting). Put it under the
+    route decorator, e.g. n8n's 16 MB webhooks."""
+
+    def decorator(view: Callable) -> Callable:
+        setattr(view, BODY_LIMIT_ATTRIBUTE, limit)
+        return view
+
+    return decorator
+
+
 class HubRequest(Request):
+    app: Any = None  # the HubApp whose requests these are (create_app makes a subclass per app)
+
+    def __init__(self, method: str, scheme: str, path: str, query_string: bytes, headers: Any, root_path: str,
+                 http_version: str, scope: Any, *, max_content_length: int | None = None, **kwargs: Any) -> None:
+        # The body's bound is fixed here, before routing: a route with its own (max_body) is
+        # looked up only for a body that the default would refuse or whose size is unknown.
+        if max_content_length is not None and self.app is not None:
+            length = headers.get("content-length")
+            if length is None or not length.isdigit() or int(length) > max_content_length:
+                own = self.app.body_limit_for(path, method)
+                if own is not None:
+                    max_content_length = own
+        super().__init__(method, scheme, path, query_string, headers, root_path, http_version, scope,
+                         max_content_length=max_content_length, **kwargs)
+
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         try:
             data = await super().get_json(force=force, silent=silent, cache=cache)

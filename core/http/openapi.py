@@ -32,7 +32,7 @@ from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QUART_SC
 from werkzeug.routing import Rule
 
 from core.http.application import HubJSONProvider
-from core.http.auth import ACCESS_ATTRIBUTE
+from core.http.auth import ACCESS_ATTRIBUTE, KEY_HEADER_SCHEMES
 from core.http.pagination import PageQuery
 from core.kernel.plugins import CORE_PLUGIN
 
@@ -119,6 +119,11 @@ class HubOpenAPIProvider(OpenAPIProvider):
                 schema["components"]["schemas"].update(definition.pop("$defs", {}))
                 schema["components"]["schemas"][model.__name__] = definition
             schema["tags"] = self._tags(schema)
+            used = {name for item in schema["paths"].values() for operation in item.values()
+                    for requirement in operation.get("security", []) for name in requirement}
+            for name in sorted(used & set(KEY_HEADER_SCHEMES)):
+                schema["components"].setdefault("securitySchemes", {})[name] = {
+                    "type": "apiKey", "name": KEY_HEADER_SCHEMES[name], "in": "header"}
             self._schema = schema
         return self._schema
 

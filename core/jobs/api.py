@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -20,7 +22,10 @@ FINISHED_STATUSES = ("completed", "failed", "cancelled", "timeout")
 UNFINISHED_STATUSES = ("pending", "running")
 PROGRESS_MESSAGE_INTERVAL = 0.5  # a new progress message with the same percentage is recorded at most this often
 
-_ACTIVE: list[Any] = []  # started runtimes of this process (enqueue without an app context)
+_ACTIVE: list[Any] = []
+# The priority of jobs enqueued without one inside `with default_priority(p):` (e.g. the job a
+# Hub workflow's execution enqueues when the workers API starts it at a priority).
+_PRIORITY: ContextVar[int | None] = ContextVar("hub_job_priority", default=None)  # started runtimes of this process (enqueue without an app context)
 
 
 class JobFailed(Exception):
@@ -45,6 +50,10 @@ class JobType:
     # Jobs of this type one organization may have running at once (None: no limit); a plan may
     # change it with the limit "concurrent_jobs.<type>" (hub_plan_limits or [quotas.plans]).
     concurrency_per_org: int | None = None
+    # Who may start it with a payload of their own (the workers API, seed 002): callers holding
+    # this permission. None: only its plugin's code enqueues it (its payload names rows that
+    # code made), never a client.
+    start_permission: str | None = None
 
     @property
     def concurrency_limit_name(self) -> str:
@@ -139,9 +148,14 @@ async def enqueue(
     max_attempts: int | None = None,
     delay_seconds: float | None = None,
     timeout_seconds: float | None = None,
+    priority: int | None = None,
     hub: Any = None,
 ) -> Job:
     """Record a job and send it to the workers; returns the `Job` row (status "pending").
+
+    `priority` is 1 (lowest) to 10 (most urgent), default 5 (or the caller's
+    `default_priority(...)` scope): a more urgent job starts before less urgent ones that
+    are still queued.
 
     Raises ValueError for an unknown type or bad arguments, TypeError for a payload that is
     not a JSON object. If the broker cannot be reached the row stays pending and is re-sent
@@ -152,7 +166,18 @@ async def enqueue(
     return await runtime.enqueue(
         org_id, job_type, payload, user_id=user_id, max_attempts=max_attempts,
         delay_seconds=delay_seconds, timeout_seconds=timeout_seconds,
+        priority=priority if priority is not None else _PRIORITY.get(),
     )
+
+
+@contextmanager
+def default_priority(priority: int | None):
+    """Jobs enqueued inside this block without a `priority` of their own get this one."""
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
 
 
 def runtime_of(hub: Any = None) -> "JobRuntime":
@@ -188,6 +213,7 @@ def job_body(job: Job) -> dict[str, Any]:
         "error": job.error,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
+        "priority": job.priority,
         "timeout_seconds": job.timeout_seconds,
         "cancel_requested": job.cancel_requested,
         "run_after": iso(job.run_after),
@@ -226,3 +252,47 @@ async def cancel(org_id: Any, job_id: Any, *, hub: Any = None) -> tuple[Job, boo
     if job.status in UNFINISHED_STATUSES:  # went back to pending between the reads: try again
         return await cancel(org_id, job_id, hub=runtime.hub)
     raise HubError("CONFLICT", f"Job already {job.status}", {"status": job.status, "id": str(job.id)})
+
+
+# -- what seed 002's workers view needs (exported by core/__init__.py) ----------------------------
+
+
+def job_types(hub: Any = None) -> dict[str, JobType]:
+    """The registered job types by name (each with its plugin and `start_permission`)."""
+    return dict(runtime_of(hub).types)
+
+
+async def get_job(org_id: Any, job_id: Any) -> Job:
+    """One job of this organization (404 `NOT_FOUND` for another organization's id)."""
+    return await Job.get_for_org(org_id, job_id, "Job")
+
+
+cancel_job = cancel
+
+
+async def job_totals(org_id: Any) -> dict[str, Any]:
+    """Seed 002's metrics for one organization: jobs per status and the average run time
+    (first claim to finish, seconds) of its completed jobs. `failed_jobs` counts failed and
+    timed-out jobs; cancelled ones count only in `total_jobs`."""
+    from tortoise.functions import Count
+
+    rows = await Job.for_org(org_id).annotate(count=Count("id")).group_by("status").values("status", "count")
+    by_status = {row["status"]: row["count"] for row in rows}
+    db = Job._meta.db
+    table = Job._meta.db_table
+    if db.capabilities.dialect == "postgres":
+        sql = (f'SELECT AVG(EXTRACT(EPOCH FROM ("finished_at" - "started_at"))) FROM "{table}" '
+               f'WHERE "org_id" = $1 AND "status" = \'completed\' AND "started_at" IS NOT NULL')
+    else:
+        sql = (f'SELECT AVG((julianday("finished_at") - julianday("started_at")) * 86400.0) FROM "{table}" '
+               f'WHERE "org_id" = ? AND "status" = \'completed\' AND "started_at" IS NOT NULL')
+    result = await db.execute_query_dict(sql, [org_id if db.capabilities.dialect == "postgres" else str(org_id)])
+    average = next(iter(result[0].values())) if result else None
+    return {
+        "total_jobs": sum(by_status.values()),
+        "pending_jobs": by_status.get("pending", 0),
+        "running_jobs": by_status.get("running", 0),
+        "completed_jobs": by_status.get("completed", 0),
+        "failed_jobs": by_status.get("failed", 0) + by_status.get("timeout", 0),
+        "avg_execution_time_seconds": round(float(average), 3) if average is not None else 0.0,
+    }

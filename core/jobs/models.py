@@ -28,6 +28,9 @@ class Job(TenantModel):
     finished_at = fields.DatetimeField(null=True)
     worker = fields.CharField(max_length=100, null=True)
     heartbeat_at = fields.DatetimeField(null=True)
+    # 1 (lowest) to 10 (most urgent), default 5: which dramatiq queue the job's messages go to
+    # (core/jobs/runtime.py, "Priorities"), and the order of the recovery sweep's re-sends.
+    priority = fields.SmallIntField(default=5)
 
     class Meta:
         table = "core_job"

@@ -45,6 +45,14 @@ How it runs
   in-memory queue died with the last process; with Redis, the queue survives and rows the
   broker never got are re-sent once `resend_pending_after_seconds` overdue), and a sweep
   every `heartbeat_seconds` does the same for stale running jobs.
+* Priorities (1-10, default 5; `enqueue(..., priority=9)`) are real in both modes: a job's
+  messages go to the queue of its band (`<queue>.high` for 8-10, `<queue>` for 4-7,
+  `<queue>.low` for 1-3), each with its own actor (`hub_run_job_high`, `hub_run_job`,
+  `hub_run_job_low`). One dramatiq Worker consumes the three queues at once, each queue
+  prefetching at most `prefetch` messages, and its threads take the next message from one
+  work queue ordered by the actor's priority: a priority-9 job enqueued behind 1,000
+  priority-1 jobs waits only for the few low ones already prefetched (RedisBroker ignores
+  a message's own priority, hence the queues). Within a band, jobs run in FIFO order.
 * Events (`hub.emit`, so plugins, WebSockets and webhooks see them): job.started,
   job.progressed, job.retry_scheduled, job.completed, job.failed, job.timed_out, job.cancelled,
   job.cancel_requested; data = {"id", "job_id", "job_type", "status", "progress",
@@ -70,6 +78,7 @@ from typing import Any, Awaitable, Callable
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from tortoise.expressions import F, Q
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from core.jobs.api import (
@@ -82,6 +91,8 @@ from core.jobs.api import (
     backoff_delay,
 )
 from core.jobs.models import Job
+from core.jobs.sql import JobSQL
+from core.jobs.stats import JobStats, flush, totals
 from core.kernel import transactions
 from core.kernel.times import iso, utcnow
 from core.tenancy.models import Organization
@@ -99,8 +110,24 @@ MISSING_ROW_GRACE_SECONDS = 30.0
 SWEEP_BATCH = 500
 RETENTION_SWEEP_SECONDS = 3600.0
 ERROR_CHARS = 4000
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = 1, 10, 5
+# band -> (actor name, queue suffix, dramatiq actor priority: lower runs first)
+BANDS = {"high": ("hub_run_job_high", ".high", 0), "default": (ACTOR_NAME, "", 10),
+         "low": ("hub_run_job_low", ".low", 20)}
+BAND_PRIORITY = {"high": 9, "default": DEFAULT_PRIORITY, "low": 2}  # a priority in each band
 FINISHED_EVENTS = {"completed": "job.completed", "failed": "job.failed", "cancelled": "job.cancelled",
                    "timeout": "job.timed_out"}
+FINISHED_EVENT_TYPES = frozenset(FINISHED_EVENTS.values())
+
+
+def band_of(priority: int | None) -> str:
+    """The queue band of a job priority: 8-10 high, 4-7 default, 1-3 low."""
+    priority = DEFAULT_PRIORITY if priority is None else priority
+    return "high" if priority >= 8 else "low" if priority <= 3 else "default"
+
+
+def queue_names(base: str) -> dict[str, str]:
+    return {band: base + suffix for band, (_, suffix, _) in BANDS.items()}
 
 
 # -- the runtime ---------------------------------------------------------------------------------
@@ -115,7 +142,8 @@ class JobRuntime:
         self.hub = hub
         self.types: dict[str, JobType] = {}
         self.broker: dramatiq.Broker | None = None
-        self.actor: dramatiq.Actor | None = None
+        self.actor: dramatiq.Actor | None = None  # the default band's
+        self.actors: dict[str, dramatiq.Actor] = {}  # band -> actor
         self.worker: dramatiq.Worker | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # None: settings decide ([jobs] run_in_server); `hub worker` sets True.
@@ -123,6 +151,8 @@ class JobRuntime:
         self.threads: int | None = None
         self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.running: dict[str, JobContext] = {}
+        self.stats = JobStats()
+        self.sql = JobSQL()
         self.stopping = False
         self._tasks: set[asyncio.Task] = set()
         self._sweeper: asyncio.Task | None = None
@@ -147,6 +177,7 @@ class JobRuntime:
             max_attempts: int = 3,
             timeout_seconds: float | None = None,
             concurrency_per_org: int | None = None,
+            start_permission: str | None = None,
         ) -> None:
             if not isinstance(name, str) or not JOB_TYPE_NAME.match(name):
                 raise ValueError(f"job type name {name!r} must match {JOB_TYPE_NAME.pattern}")
@@ -161,12 +192,15 @@ class JobRuntime:
             if concurrency_per_org is not None and (isinstance(concurrency_per_org, bool) or not isinstance(
                     concurrency_per_org, int) or concurrency_per_org < 1):
                 raise ValueError(f"job type {name!r}: concurrency_per_org must be a positive integer or None")
-            self.types[name] = JobType(name, func, plugin, max_attempts, timeout_seconds, concurrency_per_org)
+            if start_permission is not None and start_permission not in self.hub.permissions.permissions:
+                raise ValueError(f"job type {name!r}: start_permission {start_permission!r} is not a registered permission")
+            self.types[name] = JobType(name, func, plugin, max_attempts, timeout_seconds, concurrency_per_org,
+                                       start_permission)
 
         return register
 
     def collect(self) -> None:
-        self.registrar("core")("core.echo", _echo_job, max_attempts=1)
+        self.registrar("core")("core.echo", _echo_job, max_attempts=1, start_permission="jobs.manage")
         self.hub.collect("hub_jobs", self.registrar)
 
     # -- lifecycle --
@@ -182,9 +216,13 @@ class JobRuntime:
             self.broker = RedisBroker(url=redis_url, namespace=settings.namespace, middleware=[])
         else:
             self.broker = StubBroker(middleware=[])
-        self.actor = dramatiq.Actor(
-            self._actor, broker=self.broker, actor_name=ACTOR_NAME, queue_name=settings.queue, priority=0, options={}
-        )
+        queues = queue_names(settings.queue)
+        self.actors = {
+            band: dramatiq.Actor(self._actor_for(band), broker=self.broker, actor_name=name, queue_name=queues[band],
+                                 priority=dramatiq_priority, options={})
+            for band, (name, _, dramatiq_priority) in BANDS.items()
+        }
+        self.actor = self.actors["default"]
         consume = self.consume
         if consume is None:
             consume = settings.run_in_server if settings.run_in_server is not None else not redis_url
@@ -204,7 +242,8 @@ class JobRuntime:
             raise RuntimeError("start the runtime (serve the app) before its worker")
         threads = threads or self.settings.worker_threads
         self.worker = dramatiq.Worker(
-            self.broker, queues={self.settings.queue}, worker_threads=threads, worker_timeout=WORKER_POLL_MS
+            self.broker, queues=set(queue_names(self.settings.queue).values()), worker_threads=threads,
+            worker_timeout=WORKER_POLL_MS
         )
         self.worker.queue_prefetch = self.settings.prefetch or 2 * threads
         self.worker.start()
@@ -219,6 +258,11 @@ class JobRuntime:
         if self in _ACTIVE:
             _ACTIVE.remove(self)
         background = [task for task in (self._sweeper, self._heartbeat) if task is not None]
+        if self.worker is not None and self.hub.redis is not None:
+            try:
+                await self.hub.redis.zrem(self.workers_key, self.worker_id)
+            except Exception:
+                log.debug("jobs: could not withdraw this worker from Redis", exc_info=True)
         if self._sweeper is not None:
             self._sweeper.cancel()  # the sweep first; heartbeats go on while jobs finish
         self._sweeper = self._heartbeat = None
@@ -239,6 +283,11 @@ class JobRuntime:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        if self.hub.redis is not None:
+            try:
+                await flush(self.stats, self.hub.redis, self.metrics_key)
+            except Exception:
+                log.debug("jobs: could not add job metrics to Redis", exc_info=True)
         if self.broker is not None:
             try:
                 self.broker.close()
@@ -257,6 +306,7 @@ class JobRuntime:
         max_attempts: int | None = None,
         delay_seconds: float | None = None,
         timeout_seconds: float | None = None,
+        priority: int | None = None,
     ) -> Job:
         kind = self.types.get(job_type)
         if kind is None:
@@ -271,24 +321,35 @@ class JobRuntime:
             raise ValueError(f"delay_seconds must be from 0 to {MAX_DELAY_SECONDS}")
         if timeout_seconds is not None and not timeout_seconds > 0:
             raise ValueError("timeout_seconds must be positive")
+        if priority is None:
+            priority = DEFAULT_PRIORITY
+        if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise ValueError(f"priority must be an integer from {MIN_PRIORITY} to {MAX_PRIORITY}")
         now = utcnow()
         run_after = now + timedelta(seconds=delay_seconds) if delay_seconds else None
-        job = await Job.create(
+        job = await self.sql.create(
             org_id=org_id, type=job_type, payload=payload, user_id=user_id,
             max_attempts=int(max_attempts or kind.max_attempts),
             timeout_seconds=math.ceil(timeout_seconds) if timeout_seconds else None,
             run_after=run_after, heartbeat_at=run_after or now,  # for a pending job: when it is due
+            priority=priority,
         )
-        await self.send(job.id, delay_seconds)
+        await self.send(job.id, delay_seconds, priority=priority, org_id=org_id, job_type=job_type)
         return job
 
-    async def send(self, job_id: Any, delay_seconds: float | None = None, sent_at: int | None = None) -> bool:
+    async def send(self, job_id: Any, delay_seconds: float | None = None, sent_at: int | None = None,
+                   priority: int | None = None, org_id: Any = None, job_type: str | None = None) -> bool:
         """Send the message that makes a worker run this job row (idempotent: a duplicate
-        message finds the job taken and does nothing)."""
-        broker, actor = self.broker, self.actor
+        message finds the job taken and does nothing), on the queue of its priority's band."""
+        broker, actor = self.broker, self.actors.get(band_of(priority))
         if broker is None or actor is None or self.loop is None:
             return False  # not serving: the row stays pending and is re-sent at start
-        message = actor.message(str(job_id), sent_at or int(time.time() * 1000))
+        # The row's id is what counts; the organization and type let a worker claim it in one
+        # statement (a message without them, or with stale ones, is checked against the row).
+        args = (str(job_id), sent_at or int(time.time() * 1000))
+        if org_id is not None and job_type is not None:
+            args += (str(org_id), job_type)
+        message = actor.message(*args)
         delay = int(delay_seconds * 1000) if delay_seconds and delay_seconds > 0 else None
         try:
             if isinstance(broker, StubBroker):
@@ -303,7 +364,15 @@ class JobRuntime:
 
     # -- running --
 
-    def _actor(self, job_id: str, sent_at: int | None = None) -> None:
+    def _actor_for(self, band: str) -> Callable[..., None]:
+        def run(job_id: str, sent_at: int | None = None, org_id: str | None = None, job_type: str | None = None) -> None:
+            self._actor(job_id, sent_at, band, org_id, job_type)
+
+        run.__name__ = run.__qualname__ = BANDS[band][0]
+        return run
+
+    def _actor(self, job_id: str, sent_at: int | None = None, band: str = "default", org_id: str | None = None,
+               job_type: str | None = None) -> None:
         """The dramatiq actor (a worker thread): run the job on the runtime's loop and wait.
         It never raises: the row, not dramatiq, decides about retries."""
         loop = self.loop
@@ -311,13 +380,14 @@ class JobRuntime:
             log.warning("jobs: message for job %s arrived without a running loop; left to the sweep", job_id)
             return
         try:
-            asyncio.run_coroutine_threadsafe(self.execute(job_id, sent_at), loop).result()
+            asyncio.run_coroutine_threadsafe(self.execute(job_id, sent_at, band, org_id, job_type), loop).result()
         except (concurrent.futures.CancelledError, asyncio.CancelledError):
             pass
         except BaseException:
             log.exception("jobs: running job %s failed in the runtime", job_id)
 
-    async def execute(self, job_id: Any, sent_at: int | None = None) -> None:
+    async def execute(self, job_id: Any, sent_at: int | None = None, band: str = "default", org_id: Any = None,
+                      job_type: str | None = None) -> None:
         """What a delivered message does: take the job if it is still pending, run it, and
         record the outcome. Safe to call for any id, any number of times."""
         job_id = str(job_id)
@@ -325,24 +395,36 @@ class JobRuntime:
         self._tasks.add(task)
         try:
             async with self.app.app_context():
-                await self._run(job_id, sent_at)
+                await self._run(job_id, sent_at, band, org_id, job_type)
         finally:
             self._tasks.discard(task)
 
-    async def _run(self, job_id: str, sent_at: int | None) -> None:
-        if self.stopping:
-            await self.send(job_id, sent_at=sent_at)  # for another worker, or the next start
+    async def _run(self, job_id: str, sent_at: int | None, band: str = "default", org_id: Any = None,
+                   job_type: str | None = None) -> None:
+        if self.stopping:  # for another worker, or the next start (same band)
+            await self.send(job_id, sent_at=sent_at, priority=BAND_PRIORITY[band], org_id=org_id, job_type=job_type)
             return
         try:
             uuid.UUID(str(job_id))
         except ValueError:
             log.warning("jobs: dropping a message with a malformed job id %r", job_id)
             return
+        kind = self.types.get(job_type) if job_type else None
+        if kind is not None and org_id and self.sql.fast:
+            # The message says whose job of which type it is: with no concurrency limit to
+            # check, one UPDATE ... RETURNING claims and reads the row. Anything else
+            # (a duplicate, a cancelled job, a row not committed yet) takes the path below.
+            if await self.concurrency_limit(org_id, kind) is None:
+                job = await self.sql.claim(job_id, self.worker_id)
+                if job is not None:
+                    await self._execute_claimed(job, kind)
+                    return
         job = await Job.filter(id=job_id).first()
         if job is None:
             age = time.time() - (sent_at or 0) / 1000
             if sent_at and age < MISSING_ROW_GRACE_SECONDS:
-                await self.send(job_id, delay_seconds=1.0, sent_at=sent_at)
+                await self.send(job_id, delay_seconds=1.0, sent_at=sent_at, priority=BAND_PRIORITY[band],
+                                org_id=org_id, job_type=job_type)
             else:
                 log.warning("jobs: no job row %s (another database's queue, or deleted); message dropped", job_id)
             return
@@ -368,12 +450,16 @@ class JobRuntime:
         else:
             claimed = await self._claim_within(job, limit, claim)
             if claimed is None:  # the organization runs as many of these as it may: try again later
-                await self.send(job.id, delay_seconds=self.settings.heartbeat_seconds)
+                await self.send(job.id, delay_seconds=self.settings.heartbeat_seconds, priority=job.priority,
+                                org_id=job.org_id, job_type=job.type)
                 return
         if not claimed:
             return  # another worker was faster
         job.status, job.worker, job.attempts, job.progress = "running", self.worker_id, job.attempts + 1, 0
         job.started_at = job.heartbeat_at = job.updated_at = now
+        await self._execute_claimed(job, kind)
+
+    async def _execute_claimed(self, job: Job, kind: JobType) -> None:
         ctx = JobContext(self, job)
         self.running[ctx.job_id] = ctx
         try:
@@ -470,18 +556,18 @@ class JobRuntime:
                 delay = backoff_delay(job.attempts, self.settings.retry_backoff_seconds,
                                       self.settings.retry_backoff_max_seconds)
                 due = now + timedelta(seconds=delay)
-                retried = await Job.filter(id=job.id, worker=self.worker_id, status="running").update(
+                retried = await self.sql.update_running(job.id, self.worker_id, dict(
                     status="pending", worker=None, error=message, run_after=due, heartbeat_at=due, updated_at=now
-                )
+                ))
                 if retried:
-                    await self.send(job.id, delay)
+                    await self.send(job.id, delay, priority=job.priority, org_id=job.org_id, job_type=job.type)
                     job.status = "pending"
                     await self._emit(job, "job.retry_scheduled", error=message, next_attempt_at=iso(due))
                 return
             else:
                 fields.update(status="timeout" if kind == "timeout" else "failed", error=message)
                 extra["error"] = message
-        if not await Job.filter(id=job.id, worker=self.worker_id, status="running").update(**fields):
+        if not await self.sql.update_running(job.id, self.worker_id, fields):
             log.info("jobs: job %s was taken over or cancelled meanwhile; this attempt's outcome is dropped", job.id)
             return
         for name, value in fields.items():
@@ -497,7 +583,7 @@ class JobRuntime:
             )
             if released:
                 log.info("jobs: job %s handed back for another worker (shutting down)", job.id)
-                await self.send(job.id)
+                await self.send(job.id, priority=job.priority, org_id=job.org_id, job_type=job.type)
         except Exception:
             log.exception("jobs: could not hand back job %s; the sweep will", job.id)
 
@@ -517,6 +603,12 @@ class JobRuntime:
 
     async def _heartbeat_forever(self) -> None:
         while True:
+            try:
+                await self.announce()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("jobs: could not announce this worker in Redis", exc_info=True)
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
                 await self.beat()
@@ -524,6 +616,30 @@ class JobRuntime:
                 raise
             except Exception:
                 log.exception("jobs: heartbeat failed")
+
+    @property
+    def workers_key(self) -> str:
+        return f"{self.settings.namespace}:hub-workers"
+
+    async def announce(self) -> None:
+        """Record in Redis that this process consumes jobs (a sorted set: worker id -> time of
+        its last heartbeat), for `/health` in the servers; nothing without Redis."""
+        redis = self.hub.redis
+        if redis is None or self.worker is None:
+            return
+        now = time.time()
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.workers_key, {self.worker_id: now})
+            pipe.zremrangebyscore(self.workers_key, "-inf", now - 10 * self.settings.stale_after_seconds)
+            await pipe.execute()
+
+    async def live_workers(self) -> int | None:
+        """How many processes consume jobs: with Redis, those whose heartbeat is younger than
+        `stale_after_seconds`; without, 1 if this process runs jobs, else 0."""
+        redis = self.hub.redis
+        if redis is None:
+            return 1 if self.consuming else 0
+        return await redis.zcount(self.workers_key, time.time() - self.settings.stale_after_seconds, "+inf")
 
     async def beat(self) -> None:
         """Refresh the heartbeat of this process's running jobs, notice cancel requests and
@@ -550,10 +666,28 @@ class JobRuntime:
             if ctx._cancel_seen is not None and time.monotonic() - ctx._cancel_seen >= grace:
                 ctx._force_cancel()
 
+    @property
+    def metrics_key(self) -> str:
+        return f"{self.settings.namespace}:hub-job-metrics"
+
+    async def metric_totals(self) -> dict[str, float]:
+        """Job counters of every process (see core/jobs/stats.py)."""
+        return await totals(self.stats, self.hub.redis, self.metrics_key)
+
+    async def queue_depths(self) -> list[dict[str, Any]]:
+        """Unfinished jobs per type and status ("pending"/"running"), all organizations."""
+        return await Job.filter(status__in=("pending", "running")).annotate(count=Count("id")).group_by(
+            "type", "status").values("type", "status", "count")
+
     async def _sweep_forever(self) -> None:
         first = True
         last_retention = 0.0
         while True:
+            if self.hub.redis is not None:
+                try:
+                    await flush(self.stats, self.hub.redis, self.metrics_key)
+                except Exception:
+                    log.debug("jobs: could not add job metrics to Redis", exc_info=True)
             try:
                 await self.recover(full=first and self.consuming and not self.hub.settings.redis_url)
                 first = False
@@ -577,7 +711,7 @@ class JobRuntime:
         stale_before = now - timedelta(seconds=settings.stale_after_seconds)
         rows = await Job.filter(
             Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True), status="running"
-        ).limit(SWEEP_BATCH).values("id", "worker", "attempts", "max_attempts", "cancel_requested")
+        ).limit(SWEEP_BATCH).values("id", "worker", "attempts", "max_attempts", "cancel_requested", "priority", "type", "org_id")
         for row in rows:
             guard = Job.filter(
                 Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True), id=row["id"], status="running",
@@ -596,18 +730,19 @@ class JobRuntime:
             elif await guard.update(status="pending", worker=None, error=lost, heartbeat_at=now, updated_at=now):
                 log.warning("jobs: job %s: %s; re-sending it", row["id"], lost)
                 counts["stale"] += 1
-                await self.send(row["id"])
+                self.stats.retried(row["type"])
+                await self.send(row["id"], priority=row["priority"], org_id=row["org_id"], job_type=row["type"])
         due_before = now if full else now - timedelta(seconds=settings.resend_pending_after_seconds)
         while True:
             ids = await Job.filter(
                 Q(heartbeat_at__lt=due_before) | Q(heartbeat_at__isnull=True), status="pending",
-            ).order_by("created_at").limit(SWEEP_BATCH).values_list("id", flat=True)
+            ).order_by("-priority", "created_at").limit(SWEEP_BATCH).values_list("id", "priority", "org_id", "type")
             sent = 0
-            for job_id in ids:
+            for job_id, priority, org_id, job_type in ids:
                 if await Job.filter(
                     Q(heartbeat_at__lt=due_before) | Q(heartbeat_at__isnull=True), id=job_id, status="pending",
                 ).update(heartbeat_at=now):
-                    await self.send(job_id)
+                    await self.send(job_id, priority=priority, org_id=org_id, job_type=job_type)
                     sent += 1
             counts["resent"] += sent
             if len(ids) < SWEEP_BATCH:
@@ -626,6 +761,11 @@ class JobRuntime:
     # -- events --
 
     async def _emit(self, job: Job, event_type: str, **extra: Any) -> None:
+        if event_type in FINISHED_EVENT_TYPES:
+            seconds = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else None
+            self.stats.finished(job.type, job.status, seconds)
+        elif event_type == "job.retry_scheduled":
+            self.stats.retried(job.type)
         data = {
             "id": str(job.id), "job_id": str(job.id), "job_type": job.type, "status": job.status,
             "progress": job.progress, "attempt": job.attempts, **extra,

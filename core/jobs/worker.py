@@ -23,6 +23,8 @@ def run_worker_process(app: Any, threads: int | None = None) -> int:
     if not app.extensions["hub"].settings.redis_url:
         raise SystemExit("hub worker needs redis_url (HUB_REDIS_URL); without Redis, `hub serve` runs jobs itself")
     runtime.consume = True
+    # No HTTP, so no WebSockets here: the gateway only publishes this process's events.
+    app.extensions["hub"].extensions["process_role"] = "worker"
     runtime.threads = threads
     asyncio.run(_serve_worker(app, runtime))
     return 0

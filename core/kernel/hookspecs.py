@@ -114,10 +114,12 @@ def hub_workflow_nodes(register: Callable[..., None], hub: Hub) -> None:
 @hookspec
 def hub_jobs(register: Callable[..., None], hub: Hub) -> None:
     """Declare job types: `register(name, func, max_attempts=3, timeout_seconds=None,
-    concurrency_per_org=None)` where `func` is `async def func(ctx: core.JobContext, payload:
-    dict) -> dict | None`. `concurrency_per_org` bounds how many of these one organization runs
-    at once (the others wait, pending); a plan changes it with the limit
-    `concurrent_jobs.<name>` (`hub_plan_limits`, `[quotas.plans]`).
+    concurrency_per_org=None, start_permission=None)` where `func` is `async def func(ctx:
+    core.JobContext, payload: dict) -> dict | None`. `concurrency_per_org` bounds how many of
+    these one organization runs at once (the others wait, pending); a plan changes it with the
+    limit `concurrent_jobs.<name>` (`hub_plan_limits`, `[quotas.plans]`). `start_permission`:
+    callers holding it may start the type with a payload of their own through the workers API
+    (seed 002); without it only the plugin's code enqueues it (a payload naming rows it made).
 
     Jobs are enqueued with `core.enqueue(org_id, name, payload)`; each is a database row
     first, runs on a dramatiq worker, reports progress with `await ctx.progress(pct)`.

@@ -346,3 +346,19 @@ def install(app: Quart, hub: Hub) -> Stage | None:
         return response
 
     return Stage("rate_limit", before=_limit_unauthenticated, after=_rate_limit_headers)
+
+
+async def rate_limit(key: str, requests_per_minute: int, burst_size: int | None = None, *,
+                     hub: Hub | None = None) -> None:
+    """Take one request from the bucket named `key` (e.g. "n8n-webhook:<workflow id>"), for
+    limits that no endpoint pattern expresses (per workflow, per resource); 429 with
+    Retry-After when it is empty. A no-op when rate limiting is off."""
+    from core.kernel.hub import current_hub
+
+    limiter = current_limiter(hub or current_hub())
+    if not limiter.settings.enabled or requests_per_minute <= 0:
+        return
+    burst = burst_size or requests_per_minute
+    rule = Rule(pattern=f"key:{key}", requests_per_minute=requests_per_minute, burst_size=burst, scope="key",
+                regex=re.compile(re.escape(key)))
+    await limiter.enforce(rule, "key")

@@ -89,6 +89,18 @@ class TenantDirectory:
     async def plan(self, org_id: Any) -> str:
         return (await self.get(org_id)).plan
 
+    async def set_plan(self, org_id: Any, plan: str) -> str | None:
+        """Put the organization on `plan` (which plans exist is the billing plugin's catalogue)
+        and announce it to every process, so the next request anywhere applies the plan's limits.
+        The previous plan; None when there is no such organization."""
+        row = await Organization.filter(id=org_id).first().values("plan")
+        if row is None:
+            return None
+        if row["plan"] != plan:
+            await Organization.filter(id=org_id).update(plan=plan)
+            await self.invalidate(org_id)
+        return row["plan"]
+
     async def disabled_plugins(self, org_id: Any) -> frozenset[str]:
         return (await self.get(org_id)).disabled_plugins
 

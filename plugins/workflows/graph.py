@@ -33,7 +33,6 @@ SEED_NODE_TYPES = {
     "email-sender": "messaging.email-sender",
     "sms-sender": "messaging.sms-sender",
 }
-TRIGGER_TYPES = {"workflows.webhook-trigger", "workflows.schedule-trigger", "workflows.form-input"}
 
 
 def resolve_type(name: str) -> str:
@@ -141,7 +140,8 @@ def check(definition: dict[str, Any], node_types: dict[str, Any], missing_plugin
         problem("edges", f"the workflow has a cycle: {' -> '.join(cycle)}")
     else:
         targets = {e["target_node_id"] for e in usable}
-        triggers = [node_id for node_id, (_, node, kind) in by_id.items() if kind is not None and kind.name in TRIGGER_TYPES]
+        # a trigger is a node type without input ports (this plugin's, or another's: n8n's Webhook)
+        triggers = [node_id for node_id, (_, node, kind) in by_id.items() if kind is not None and not kind.inputs]
         starts = triggers or [node_id for node_id in by_id if node_id not in targets]
         reached = set(starts)
         queue = deque(starts)

@@ -338,6 +338,8 @@ class ExecutionSummary(BaseModel):
     completed_at: str | None = None
     created_by: str | None
     created_at: str
+    trigger: str | None = Field(None, description="what started it when not a plain run (e.g. webhook, schedule)")
+    rerun_of: str | None = None
 
 
 class ExecutionList(BaseModel):
@@ -377,6 +379,9 @@ class WorkflowChanged(SnakeModel):
     id: str
     name: str
     version: int
+    is_active: bool
+    created_by: str | None
+    node_types: list[str] = Field(description="the node types the workflow's current version uses")
 
 
 class CollaborationChanged(SnakeModel):

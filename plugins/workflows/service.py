@@ -89,14 +89,40 @@ async def checked_definition(hub: Hub, org_id: Any, data: dict, *, editing: bool
     return definition
 
 
-async def list_workflows(org_id: Any, page: Page, search: str | None, category: str | None) -> tuple[list[dict], int | None]:
+async def list_workflows(org_id: Any, page: Page, search: str | None, category: str | None, *,
+                         active: bool | None = None, full: bool = False) -> tuple[list[dict], int | None]:
+    """A page of the organization's workflows, last changed first: summaries, or with `full`
+    their whole definitions."""
     query = Workflow.for_org(org_id)
     if search:
         query = query.filter(Q(name__icontains=search) | Q(description__icontains=search))
     if category:
         query = query.filter(category=category)
+    if active is not None:
+        query = query.filter(is_active=active)
     rows, total = await page.fetch(query, "-updated_at")
-    return [summary_json(row) for row in rows], total
+    return [workflow_json(row) if full else summary_json(row) for row in rows], total
+
+
+async def set_active(org_id: Any, workflow_id: Any, active: bool) -> dict:
+    """Switch the workflow on or off (its schedules and webhooks with it) without a new version."""
+    async with transaction():
+        workflow = await get_workflow(org_id, workflow_id)
+        if workflow.is_active != active:
+            workflow.is_active, workflow.updated_at = active, utcnow()
+            workflow.next_run_at = next_run(workflow.definition, utcnow(), active)
+            await workflow.save(update_fields=["is_active", "updated_at", "next_run_at"])
+            await emit(org_id, "workflow.updated", changed_payload(workflow))
+    return workflow_json(workflow)
+
+
+def changed_payload(workflow: Workflow) -> dict:
+    """What workflow.created/updated/deleted say: enough for a plugin to keep an index of
+    workflows by the node types they use (the n8n plugin's webhooks) without reading this
+    plugin's tables."""
+    return {"id": str(workflow.id), "name": workflow.name, "version": workflow.version,
+            "is_active": workflow.is_active, "created_by": str(workflow.created_by) if workflow.created_by else None,
+            "node_types": sorted({node["type"] for node in workflow.definition.get("nodes", [])})}
 
 
 async def create_workflow(hub: Hub, org_id: Any, user_id: Any, data: dict) -> dict:
@@ -108,7 +134,7 @@ async def create_workflow(hub: Hub, org_id: Any, user_id: Any, data: dict) -> di
             next_run_at=next_run(definition, utcnow(), data.get("is_active", True)))
         await WorkflowVersion.create(org_id=org_id, workflow_id=workflow.id, version=1, name=workflow.name,
                                      definition=definition, created_by=user_id)
-        await emit(org_id, "workflow.created", {"id": str(workflow.id), "name": workflow.name, "version": 1})
+        await emit(org_id, "workflow.created", changed_payload(workflow))
     return workflow_json(workflow)
 
 
@@ -160,7 +186,7 @@ async def update_workflow(hub: Hub, org_id: Any, user_id: Any, workflow_id: Any,
         workflow = await Workflow.get(id=workflow.id)
         await WorkflowVersion.create(org_id=org_id, workflow_id=workflow.id, version=workflow.version,
                                      name=workflow.name, definition=definition, created_by=user_id)
-        await emit(org_id, "workflow.updated", {"id": str(workflow.id), "name": workflow.name, "version": workflow.version})
+        await emit(org_id, "workflow.updated", changed_payload(workflow))
         if on_saved is not None:
             await on_saved(workflow)
     return workflow_json(workflow)
@@ -177,7 +203,7 @@ async def delete_workflow(org_id: Any, workflow_id: Any) -> None:
         await executions.delete()
         await WorkflowVersion.for_org(org_id).filter(workflow_id=workflow.id).delete()
         await workflow.delete()
-        await emit(org_id, "workflow.deleted", {"id": str(workflow.id), "name": workflow.name, "version": workflow.version})
+        await emit(org_id, "workflow.deleted", changed_payload(workflow))
 
 
 # -- executions ----------------------------------------------------------------------------------
@@ -226,7 +252,7 @@ async def execution_json(execution: Execution) -> dict:
                "cost_estimate": 0.0, **(execution.metrics or {})}
     return {
         **execution_summary(execution), "input_data": execution.input_data, "output_data": execution.output_data,
-        "rerun_of": str(execution.rerun_of) if execution.rerun_of else None, "metrics": metrics,
+        "metrics": metrics,
         "steps": [{
             "node_id": s.node_id, "node_name": s.node_name, "node_type": s.node_type, "status": s.status,
             "attempt": s.attempt, "reused": s.reused, "input_data": s.input_data, "output_data": s.output_data,
@@ -242,16 +268,36 @@ def execution_summary(execution: Execution) -> dict:
         "status": execution.status, "progress": execution.progress, "error_message": execution.error_message,
         "started_at": iso(execution.started_at), "completed_at": iso(execution.completed_at),
         "created_by": str(execution.created_by) if execution.created_by else None, "created_at": iso(execution.created_at),
+        "trigger": (execution.context or {}).get("trigger"), "rerun_of": str(execution.rerun_of) if execution.rerun_of else None,
     }
 
 
-async def list_executions(org_id: Any, workflow_id: Any, page: Page, status: str | None) -> tuple[list[dict], int | None]:
-    workflow = await get_workflow(org_id, workflow_id)
-    query = Execution.for_org(org_id).filter(workflow_id=workflow.id)
-    if status:
+async def list_executions(org_id: Any, workflow_id: Any, page: Page,
+                          status: str | list[str] | None) -> tuple[list[dict], int | None]:
+    """A page of executions, newest first: of one workflow, or (workflow_id None) of all; in
+    one status or any of several."""
+    query = Execution.for_org(org_id)
+    if workflow_id is not None:
+        workflow = await get_workflow(org_id, workflow_id)
+        query = query.filter(workflow_id=workflow.id)
+    if isinstance(status, list):
+        query = query.filter(status__in=status)
+    elif status:
         query = query.filter(status=status)
     rows, total = await page.fetch(query, "-created_at")
     return [execution_summary(row) for row in rows], total
+
+
+async def delete_execution(org_id: Any, execution_id: Any) -> dict:
+    """Delete an ended execution and its steps (409 while it runs); returns what it was."""
+    async with transaction():
+        execution = await get_execution(org_id, execution_id)
+        if execution.status in ("pending", "running"):
+            raise HubError("CONFLICT", "The execution is still running: cancel it first", {"status": execution.status})
+        summary = execution_summary(execution)
+        await ExecutionStep.for_org(org_id).filter(execution_id=execution.id).delete()
+        await execution.delete()
+    return summary
 
 
 async def cancel_execution(hub: Hub, org_id: Any, execution_id: Any, reason: str | None = None) -> Execution:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import types
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -246,6 +247,68 @@ async def test_enqueue_refuses_unknown_types_and_bad_arguments(hub, admin):
     with pytest.raises(ValueError, match="max_attempts"):
         await jobs.enqueue(admin.org_id, "core.echo", {}, max_attempts=0, hub=hub)
     assert not await Job.filter(org_id=admin.org_id, type="nope.nothing").exists()
+
+
+async def test_priorities_are_validated_stored_and_pick_a_queue_band(client, hub, runtime, admin):
+    from core.jobs.runtime import band_of, queue_names
+
+    for bad in (0, 11, -1, True, "5", 5.0):
+        with pytest.raises(ValueError, match="priority must be an integer from 1 to 10"):
+            await jobs.enqueue(admin.org_id, "core.echo", {}, priority=bad, hub=hub)
+    default = await jobs.enqueue(admin.org_id, "core.echo", {}, hub=hub)
+    urgent = await jobs.enqueue(admin.org_id, "core.echo", {}, priority=9, hub=hub)
+    with jobs.default_priority(2):  # a scope's default, for jobs enqueued without their own
+        scoped = await jobs.enqueue(admin.org_id, "core.echo", {}, hub=hub)
+        own = await jobs.enqueue(admin.org_id, "core.echo", {}, priority=7, hub=hub)
+    assert [(await wait_for(j.id)).priority for j in (default, urgent, scoped, own)] == [5, 9, 2, 7]
+    response = await client.get(f"/api/v1/jobs/{urgent.id}", headers=admin.headers)
+    assert (await response.get_json())["priority"] == 9
+    assert [band_of(p) for p in range(1, 11)] == ["low"] * 3 + ["default"] * 4 + ["high"] * 3
+    queues = queue_names(hub.settings.jobs.queue)
+    assert queues["default"] == hub.settings.jobs.queue  # messages sent before bands existed still run
+    # one actor per band, its queue consumed by this process's worker, the high band first
+    assert {a.queue_name for a in runtime.actors.values()} == set(queues.values()) == set(runtime.worker.consumer_whitelist)
+    assert runtime.actors["high"].priority < runtime.actors["default"].priority < runtime.actors["low"].priority
+
+
+async def test_jobs_on_prometheus_metrics(client, hub, admin, fast):
+    jobs_done = [await jobs.enqueue(admin.org_id, "core.echo", {"n": n}, hub=hub) for n in range(3)]
+    retried = await jobs.enqueue(admin.org_id, "jobs_test.flaky", {"succeed_on": 2}, hub=hub)
+    failed = await jobs.enqueue(admin.org_id, "jobs_test.permanent", {}, hub=hub)
+    for job in [*jobs_done, retried, failed]:
+        await wait_for(job.id)
+    body = (await (await client.get("/metrics")).get_data()).decode()
+
+    def value(line_start: str) -> float:
+        lines = [line for line in body.splitlines() if line.startswith(line_start)]
+        assert lines, line_start
+        return float(lines[0].rsplit(" ", 1)[1])
+
+    service = hub.settings.observability.service_name
+    assert value(f'hub_jobs_finished_total{{service="{service}",status="completed",type="core.echo"}}') >= 3
+    assert value(f'hub_jobs_finished_total{{service="{service}",status="failed",type="jobs_test.permanent"}}') >= 1
+    assert value(f'hub_job_retries_total{{service="{service}",type="jobs_test.flaky"}}') >= 1
+    assert value(f'hub_job_duration_seconds_count{{service="{service}",type="core.echo"}}') >= 3
+    assert value(f'hub_job_duration_seconds_bucket{{le="+Inf",service="{service}",type="core.echo"}}') >= 3
+    # queue depth per registered type, from the job table
+    assert f'hub_jobs_queued{{service="{service}",type="core.echo"}}' in body
+    assert f'hub_jobs_running{{service="{service}",type="jobs_test.sleep"}}' in body
+
+
+async def test_health_says_degraded_when_no_process_runs_jobs(client, hub, runtime, monkeypatch):
+    body = await (await client.get("/health")).get_json()
+    assert body["checks"]["workers"] == "healthy"  # this process runs jobs
+    assert await runtime.live_workers() >= 1
+    if hub.redis is None:
+        return  # in process: the server itself runs them whenever it serves
+    # with Redis, workers announce themselves per namespace: a namespace no worker consumes
+    monkeypatch.setattr(hub.settings.jobs, "namespace", f"hubtest-idle-{uuid.uuid4().hex[:8]}")
+    body = await (await client.get("/health")).get_json()
+    assert body["checks"]["workers"] == "degraded" and body["status"] != "unhealthy"
+    await runtime.announce()  # what the heartbeat does: now a live worker there
+    body = await (await client.get("/health")).get_json()
+    assert body["checks"]["workers"] == "healthy"
+    await hub.redis.delete(runtime.workers_key)
 
 
 async def test_failed_attempts_are_retried_with_backoff_until_max_attempts(hub, admin, fast, events):

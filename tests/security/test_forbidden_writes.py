@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from core.testing import Api, add_member, create_key
-from tests.security.sweep import WRITE_METHODS, state_changes, sweeping
+from tests.security.sweep import WRITE_METHODS, keyed, state_changes, sweeping
 
 # What each caller may do, as the roles are promised (not read from the code under test): the
 # permission levels it holds.
@@ -26,10 +26,15 @@ async def sweep(hub_app):
     async with sweeping(hub_app, "Forbidden writes") as (kit, owner):
         admin = owner.api.account
         key = await create_key(kit.client, admin, ["read"])
+        viewer = await add_member(kit.client, admin, "viewer")
+        member = await add_member(kit.client, admin, "member")
+        # on the routes that take only an API key, in a header of their own (n8n's), each caller
+        # uses its key: the member one of its own (a viewer may make none: it gets 401 there)
+        member_key = (await create_key(kit.client, member, ["read", "write"]))["key"]
         callers = {
-            "viewer": Api.of(kit.client, await add_member(kit.client, admin, "viewer")),
-            "member": Api.of(kit.client, await add_member(kit.client, admin, "member")),
-            "read key": Api.with_key(kit.client, key["key"], admin),
+            "viewer": keyed(kit.document, Api.of(kit.client, viewer), None),
+            "member": keyed(kit.document, Api.of(kit.client, member), member_key),
+            "read key": keyed(kit.document, Api.with_key(kit.client, key["key"], admin), key["key"]),
         }
         yield kit, owner, callers
 
@@ -51,7 +56,8 @@ async def test_no_caller_writes_beyond_its_permissions(sweep):
                 continue
             checked[name] += 1
             response, answer = await api.request(operation.method, path, body)
-            problem = kit.document.refusal_problem(operation, 403, "FORBIDDEN", response, answer)
+            refused = 401 if name == "viewer" and api.key_header(path) else 403  # no key, no entry
+            problem = kit.document.refusal_problem(operation, refused, "FORBIDDEN", response, answer)
             if problem:
                 problems.append(f"{name} {operation.name} ({operation.permission}, {level}): {problem}")
     problems += [f"changed: {change}" for change in state_changes(before, await owner.state())]

@@ -142,7 +142,8 @@ async def test_one_character_more_than_the_column_is_a_400(sweep):
                 field = ".".join(map(str, (*where, name)))
                 if record_refused(response, answer, name):
                     continue
-                if response.status_code != 400 or field not in json.dumps(answer):
+                named = field in json.dumps(answer) or f"body/{field.replace('.', '/')}" in json.dumps(answer)  # n8n's form
+                if response.status_code != 400 or not named:
                     problems.append(f"{operation.name} {field} ({length + 1} characters): {response.status_code} "
                                     f"{answer!r:.300}")
     problems += [f"stored: {change}" for change in state_changes(before, await owner.state())]

@@ -43,6 +43,7 @@ class JobResponse(BaseModel):
     error: str | None
     attempts: int
     max_attempts: int
+    priority: int
     timeout_seconds: int | None
     cancel_requested: bool
     run_after: datetime | None

@@ -93,6 +93,10 @@ class Gateway:
         self.channel = CHANNEL.format(db=0)
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
+        # Events published at the same moment (the dispatcher's lanes, many jobs at once) go to
+        # Redis in one pipeline; each sink call still waits for its own publish.
+        self._unpublished: list[tuple[str, asyncio.Future]] = []
+        self._publisher: asyncio.Task | None = None
         self.stats: dict[str, int] = {
             "accepted": 0, "rejected": 0, "closed": 0, "events": 0, "remote_events": 0,
             "messages_delivered": 0, "slow_consumers_closed": 0, "keepalive_closed": 0,
@@ -111,6 +115,11 @@ class Gateway:
         )
         self.channel = CHANNEL.format(db=self.redis.connection_pool.connection_kwargs.get("db", 0))
         self.slots = RedisSlots(self.redis)
+        if self.hub.extensions.get("process_role") == "worker":
+            # `hub worker`: no sockets to serve, so no subscription (which would receive every
+            # event of every process); its own events are published for the servers.
+            self._tasks = [asyncio.create_task(self._renew_leases(), name="hub-ws-leases")]
+            return
         try:
             await self._subscribe()
         except Exception:  # Redis down at start: serve anyway; the subscriber keeps retrying
@@ -230,13 +239,42 @@ class Gateway:
         text = encode(event.to_message())
         if self.redis is not None:
             try:
-                await self.redis.publish(self.channel, f"{self.node}\n{event.org_id}\n{text}")
+                await self._publish(f"{self.node}\n{event.org_id}\n{text}")
                 if self._pubsub is not None:
                     return  # delivered to this process's sockets by the subscriber, in order
             except Exception as error:
                 self.stats["publish_failures"] += 1
                 log.warning("could not publish event %s to Redis (%s); delivering locally only", event.type, error)
         self.dispatch(event.org_id, event.type, event.data, text)
+
+    async def _publish(self, payload: str) -> None:
+        loop = asyncio.get_running_loop()
+        published = loop.create_future()
+        self._unpublished.append((payload, published))
+        if self._publisher is None or self._publisher.done():
+            self._publisher = loop.create_task(self._publish_pending(), name="hub-ws-publisher")
+        await published
+
+    async def _publish_pending(self) -> None:
+        await asyncio.sleep(0)  # let the sinks running now add theirs
+        while self._unpublished:
+            batch, self._unpublished = self._unpublished, []
+            try:
+                if len(batch) == 1:
+                    await self.redis.publish(self.channel, batch[0][0])
+                else:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for payload, _ in batch:
+                            pipe.publish(self.channel, payload)
+                        await pipe.execute()
+            except Exception as error:
+                for _, published in batch:
+                    if not published.done():
+                        published.set_exception(error)
+            else:
+                for _, published in batch:
+                    if not published.done():
+                        published.set_result(None)
 
     def _on_published(self, payload: bytes | str) -> None:
         if isinstance(payload, bytes):

@@ -50,6 +50,7 @@ from core.ops.observability.metrics import HubMetrics, instrument_tortoise
 from core.ops.observability.tracing import _TRACE, TraceContext
 
 access_log = logging.getLogger("hub.access")
+log = logging.getLogger("hub.observability")
 UNMATCHED_ENDPOINT = "unmatched"  # requests that match no route: raw paths would explode the label set
 
 
@@ -165,10 +166,15 @@ def install(app: Quart, hub) -> Stage:
                            "[observability] metrics_token to scrape them from elsewhere",
                            {"reason": "metrics_token not set"})
         accept = request.headers.get("Accept")
+        try:
+            extra = await _metrics.job_families(hub, metrics.service)
+        except Exception:  # the job numbers are missing from this scrape, the rest is there
+            log.warning("metrics: could not read the job metrics", exc_info=True)
+            extra = []
         if metrics.directory:  # reads every worker's files
-            body, content_type = await asyncio.to_thread(metrics.render, accept)
+            body, content_type = await asyncio.to_thread(metrics.render, accept, extra)
         else:
-            body, content_type = metrics.render(accept)
+            body, content_type = metrics.render(accept, extra)
         return Response(body, status=200, content_type=content_type)
 
     app.add_url_rule("/metrics", "prometheus_metrics", prometheus_metrics, methods=["GET"])

@@ -120,6 +120,7 @@ class HubMetrics:
             registry=registry,
         )
         self.active = self.connections.labels(service)
+        self._query_children: dict[str, tuple[Any, Any]] = {}
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float, error_type: str | None) -> None:
         self.requests.labels(self.service, endpoint, method, str(status)).inc()
@@ -128,14 +129,21 @@ class HubMetrics:
             self.errors.labels(self.service, endpoint, error_type).inc()
 
     def observe_query(self, sql: str, seconds: float) -> None:
-        query_type, table = describe_sql(sql)
-        self.queries.labels(self.service, query_type, table).inc()
-        self.query_duration.labels(self.service, query_type, table).observe(seconds)
+        children = self._query_children.get(sql)
+        if children is None:  # labels() costs a lock and a lookup per call: keep the children per statement
+            query_type, table = describe_sql(sql)
+            children = (self.queries.labels(self.service, query_type, table),
+                        self.query_duration.labels(self.service, query_type, table))
+            if len(self._query_children) >= _SQL_CACHE_SIZE:
+                self._query_children.clear()
+            self._query_children[sql] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_cache(self, operation: str, result: str) -> None:
         self.cache.labels(self.service, operation, result).inc()
 
-    def render(self, accept: str | None = None) -> tuple[bytes, str]:
+    def render(self, accept: str | None = None, extra: list | tuple = ()) -> tuple[bytes, str]:
         """(body, content type): this process's registry, or every worker's samples, in the
         text format (or OpenMetrics when the scraper asks for it)."""
         import prometheus_client as prom
@@ -149,6 +157,7 @@ class HubMetrics:
             source = self.registry
         families = list(source.collect())
         families.append(self._hit_rate(families))
+        families.extend(extra)
         encoder, content_type = choose_encoder(accept or "")
         return encoder(_Families(families)), content_type
 
@@ -289,3 +298,59 @@ def tenant_label(hub: Any, org_id: Any) -> str:
     Hub's secret, so dashboards can tell tenants apart while /metrics lists no organization ids.
     `tenant_label(hub, org_id)` in a shell maps an id to its label."""
     return hmac.new(hub.signing_key.encode(), f"metrics:{org_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+# -- jobs (read at scrape time: the job table and the job counters of every process) ------------
+
+
+async def job_families(hub: Any, service: str) -> list:
+    """`hub_jobs_queued` / `hub_jobs_running` (unfinished jobs per type, from the job table),
+    `hub_jobs_finished_total` (per type and final status), `hub_job_retries_total` and the
+    `hub_job_duration_seconds` histogram (first claim to outcome of the attempt that finished
+    it), summed over every process that runs jobs (core/jobs/stats.py)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+    runtime = hub.extensions.get("jobs")
+    if runtime is None:
+        return []
+    from core.jobs.stats import DURATION_BUCKETS
+
+    queued = GaugeMetricFamily("hub_jobs_queued", "Jobs waiting to run (pending), per job type",
+                               labels=["service", "type"])
+    running = GaugeMetricFamily("hub_jobs_running", "Jobs running now, per job type", labels=["service", "type"])
+    depths = {(row["type"], row["status"]): row["count"] for row in await runtime.queue_depths()}
+    for job_type in sorted(set(runtime.types) | {t for t, _ in depths}):
+        queued.add_metric([service, job_type], depths.get((job_type, "pending"), 0))
+        running.add_metric([service, job_type], depths.get((job_type, "running"), 0))
+    counts = await runtime.metric_totals()
+    finished = CounterMetricFamily("hub_jobs_finished", "Jobs that finished, per type and final status",
+                                   labels=["service", "type", "status"])
+    retries = CounterMetricFamily("hub_job_retries", "Attempts that failed and were scheduled again, per type",
+                                  labels=["service", "type"])
+    durations = HistogramMetricFamily("hub_job_duration_seconds",
+                                      "Run time of the attempt that finished a job, per type", labels=["service", "type"])
+    histograms: dict[str, dict] = {}
+    for key, value in sorted(counts.items()):
+        kind, _, rest = key.partition("|")
+        if kind == "finished":
+            job_type, _, status = rest.rpartition("|")
+            finished.add_metric([service, job_type, status], value)
+        elif kind == "retries":
+            retries.add_metric([service, rest], value)
+        elif kind in ("duration_count", "duration_sum"):
+            histograms.setdefault(rest, {})[kind] = value
+        elif kind == "duration_bucket":
+            job_type, _, bound = rest.rpartition("|")
+            histograms.setdefault(job_type, {}).setdefault("buckets", {})[float(bound)] = value
+    for job_type, parts in sorted(histograms.items()):
+        cumulative = parts.get("buckets", {})
+        buckets = [(_bound(b), cumulative.get(b, 0.0)) for b in DURATION_BUCKETS]
+        buckets.append(("+Inf", parts.get("duration_count", 0.0)))
+        durations.add_metric([service, job_type], buckets, parts.get("duration_sum", 0.0))
+    return [queued, running, finished, retries, durations]
+
+
+def _bound(value: float) -> str:
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(value)

@@ -19,7 +19,10 @@ async def test_create_read_and_list_a_workflow(api, events):
     assert [w["id"] for w in listed["workflows"]] == [created["id"]] and listed["workflows"][0]["node_count"] == 6
     assert listed["pagination"]["limit"] == 20
     assert (await api.get("/api/workflows?category=other"))["workflows"] == []
-    assert events.of(api.org_id, "workflow.created")[0].data == {"id": created["id"], "name": "Scoring", "version": 1}
+    node_types = sorted({node["type"] for node in created["nodes"]})
+    assert events.of(api.org_id, "workflow.created")[0].data == {
+        "id": created["id"], "name": "Scoring", "version": 1, "is_active": True, "created_by": api.account.user_id,
+        "node_types": node_types}
 
 
 async def test_pages_by_number(api):

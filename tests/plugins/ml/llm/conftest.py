@@ -11,15 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from fetch_model import MODEL_FILE, fetch_model  # noqa: E402
-
-from tests.helpers import PASSWORD, unique_email  # noqa: E402
 
 # Small but enough for a system prompt with a few tools and a short answer.
 TEST_CONTEXT_SIZE = 2048
@@ -68,19 +65,3 @@ def live_env(model_path: Path | str, **extra: str) -> dict[str, str]:
     return env
 
 
-def live_account(base_url: str, scopes: list[str] | None = None) -> dict:
-    """Register an organization on a live Hub; its admin's token and an API key with `scopes`."""
-    with httpx.Client(base_url=base_url, timeout=30) as http:
-        email = unique_email("llm")
-        response = http.post("/api/auth/register", json={
-            "email": email, "password": PASSWORD, "first_name": "Lla", "last_name": "Ma",
-            "organization_name": "Llama Farm"})
-        assert response.status_code == 201, response.text
-        token = http.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        key = http.post("/api/v1/keys", headers=headers,
-                        json={"name": "openai client", "scopes": scopes or ["read", "write"]})
-        assert key.status_code == 201, key.text
-        body = key.json()
-        return {"token": token, "headers": headers, "api_key": body.get("key") or body.get("api_key"),
-                "email": email}

@@ -13,8 +13,8 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from tests.live_server import live_hub
-from tests.plugins.ml.llm.conftest import live_account, live_env
+from tests.live_server import live_account, live_hub
+from tests.plugins.ml.llm.conftest import live_env
 
 
 class LeadArgs(BaseModel):

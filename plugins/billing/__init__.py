@@ -1,0 +1,79 @@
+"""Billing (seed 002 "Billing Service"; plans of seeds 001, 003 and 004): a plan catalogue that
+drives every limit (rate limits, monthly quotas, WebSocket connections) through the Hub's
+`hub_plan_limits` / `hub_rate_limits` hooks, Stripe customers, subscriptions, checkout and
+invoices through the official `stripe` SDK, and Stripe's signed webhook. The `local` provider
+(the default) needs no account: an admin assigns plans."""
+
+from __future__ import annotations
+
+mount = "/"
+GRACE_TASK = "billing.grace"
+
+
+def hub_config():
+    from plugins.billing.settings import BillingSettings
+
+    return BillingSettings
+
+
+def hub_models():
+    return ["plugins.billing.models"]
+
+
+def hub_routes(app):
+    from plugins.billing.routes import bp
+
+    return bp
+
+
+def hub_permissions(register):
+    register("billing.read", "See plans, subscriptions and invoices", "read")
+    register("billing.manage", "Change the plan, subscribe, check out and cancel", "admin")
+
+
+def hub_error_codes(register):
+    register("BILLING_PROVIDER_NOT_CONFIGURED", 409, "Stripe is not configured on this Hub (local provider)")
+    register("BILLING_MANAGED_BY_STRIPE", 409, "Plans follow the Stripe subscription; they are not assigned by hand")
+    register("BILLING_REQUEST_REFUSED", 400, "Stripe refused the request (e.g. an unknown payment method)")
+    register("BILLING_PROVIDER_UNAVAILABLE", 502, "Stripe could not be reached or refused the Hub's credentials")
+    register("PAYMENT_FAILED", 402, "The payment method was declined")
+    register("INVALID_SIGNATURE", 400, "A webhook whose signature is missing, wrong or too old")
+
+
+def hub_event_types(register):
+    from plugins.billing.schemas import EVENT_TYPES
+
+    for name, payload, description in EVENT_TYPES:
+        register(name, payload, description, permission="billing.read")
+
+
+def hub_plan_limits(plan, hub):
+    entry = hub.plugin_settings("billing").plans.get(plan)
+    return entry.monthly_limits() if entry is not None else None
+
+
+def hub_rate_limits(plan, hub):
+    entry = hub.plugin_settings("billing").plans.get(plan)
+    return entry.rate_rules() if entry is not None else None
+
+
+async def hub_startup(hub):
+    import asyncio
+
+    from plugins.billing.service import grace_loop
+
+    hub.extensions[GRACE_TASK] = asyncio.ensure_future(grace_loop(hub))
+
+
+async def hub_shutdown(hub):
+    import asyncio
+    import contextlib
+
+    task = hub.extensions.pop(GRACE_TASK, None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    from plugins.billing.service import close_client
+
+    await close_client(hub)

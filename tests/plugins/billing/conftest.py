@@ -1,0 +1,175 @@
+"""The billing tests' Stripe: `localstripe` (a Stripe emulator from PyPI) on the loopback for the
+whole session, a small fake of Stripe's `/v1/checkout/sessions` (localstripe has no Checkout),
+and the session app's billing settings switched to the Stripe provider for one test."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import stripe
+from pydantic import SecretStr
+
+from plugins.billing.service import close_client
+
+WEBHOOK_SECRET = "whsec_test_" + "b" * 24
+SECRET_KEY = "sk_test_hub_billing"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(tmp_path_factory):
+    """A localstripe process on 127.0.0.1 (started from scratch, stopped at the end)."""
+    port = free_port()
+    executable = Path(sys.executable).with_name("localstripe")
+    log = open(tmp_path_factory.mktemp("localstripe") / "localstripe.log", "wb")
+    process = subprocess.Popen([str(executable), "--port", str(port), "--from-scratch"], stdout=log,
+                               stderr=subprocess.STDOUT, cwd=str(tmp_path_factory.getbasetemp()))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/v1/customers", headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=1)
+            break
+        except httpx.TransportError:
+            assert process.poll() is None, "localstripe exited"
+            assert time.monotonic() < deadline, "localstripe did not start"
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def stripe_prices(localstripe_url):
+    """Recurring prices for pro and enterprise in localstripe (its API names them plans)."""
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
+    product = client.v1.products.create(params={"name": "The Hub"})
+    prices = {}
+    for name, amount in (("pro", 4900), ("enterprise", 49900)):
+        created = client.v1.plans.create(params={
+            "id": f"price_{name}_{uuid.uuid4().hex[:8]}", "product": product.id, "amount": amount,
+            "currency": "usd", "interval": "month"})
+        prices[name] = created.id
+    return prices
+
+
+class FakeCheckout:
+    """Stripe's `POST /v1/checkout/sessions`, as far as the Hub uses it: records each request
+    (form-encoded, as the SDK sends it) and answers a session."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.path != "/v1/checkout/sessions":
+                    self._answer(404, {"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}})
+                    return
+                fake.requests.append({"form": dict(parse_qsl(body)),
+                                      "authorization": self.headers.get("Authorization")})
+                session = "cs_test_" + uuid.uuid4().hex
+                self._answer(200, {"id": session, "object": "checkout.session", "mode": "subscription",
+                                   "url": f"https://checkout.stripe.com/c/pay/{session}"})
+
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def fake_checkout():
+    fake = FakeCheckout()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+async def billing(hub):
+    """`billing(provider="stripe", api_base=..., ...)`: the session app's billing settings for
+    one test (restored after it), with the StripeClient made again from them."""
+    settings = hub.plugin_settings("billing")
+    saved = {name: getattr(settings, name) for name in type(settings).model_fields}
+    saved_plans = {name: plan.model_copy() for name, plan in settings.plans.items()}
+
+    def configure(prices: dict[str, str] | None = None, **values):
+        for name, value in values.items():
+            if name in ("secret_key", "webhook_secret") and isinstance(value, str):
+                value = SecretStr(value)
+            setattr(settings, name, value)
+        for name, price in (prices or {}).items():
+            settings.plans[name].stripe_price_id = price
+        hub.extensions.pop("billing.stripe_client", None)  # made again from these settings
+        return settings
+
+    yield configure
+    for name, value in saved.items():
+        setattr(settings, name, value)
+    settings.plans.clear()
+    settings.plans.update(saved_plans)
+    await close_client(hub)
+
+
+@pytest.fixture
+def with_webhook_secret(billing):
+    return billing(webhook_secret=WEBHOOK_SECRET)
+
+
+@pytest.fixture
+def with_localstripe(billing, localstripe_url, stripe_prices):
+    return billing(provider="stripe", secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET,
+                   api_base=localstripe_url, price_parameter="plan", prices=stripe_prices)
+
+
+@pytest.fixture
+def stripe_client(localstripe_url):
+    """The SDK pointed at localstripe, as a test's own view of "Stripe"."""
+    return stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_url})
+
+
+def signed(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> tuple[str, dict]:
+    """The body and headers Stripe would send: signed by the SDK's own helper."""
+    payload = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=timestamp)
+    return payload, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def stripe_event(kind: str, obj: dict, created: int | None = None, event_id: str | None = None) -> dict:
+    return {"id": event_id or "evt_" + uuid.uuid4().hex, "object": "event", "type": kind,
+            "created": created or int(time.time()), "livemode": False, "api_version": "2024-06-20",
+            "data": {"object": obj}}
+
