@@ -163,6 +163,7 @@ def _install_lifecycle(app: Quart, hub: Hub) -> None:
     @app.after_serving
     async def _shutdown() -> None:
         try:
+            await hub.stop_background()
             await hub.acall("hub_shutdown", app=app)
         finally:
             if hub.redis is not None:

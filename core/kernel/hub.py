@@ -8,6 +8,8 @@ never imports them.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
@@ -27,6 +29,8 @@ from core.kernel.plugins import (
     load_plugins,
 )
 from core.kernel.settings import Settings
+
+log = logging.getLogger("hub")
 
 
 @dataclass
@@ -56,6 +60,39 @@ class Hub:
     event_sinks: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
     # Checks run by `require` after authentication and permission (rate limits, quotas).
     request_guards: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)
+    # Loops started with `run_every`, by name (stopped with the server).
+    background: dict[str, asyncio.Task] = field(default_factory=dict)
+
+    def run_every(self, name: str, seconds: float | Callable[[], float], job: Callable[[], Awaitable[Any]], *,
+                  start_after: float = 0.0) -> None:
+        """Run `await job()` every `seconds` (a number, or a function giving it each time: a
+        setting) in this process while it serves: start it from `hub_startup`; a failing run is
+        logged and the loop goes on; the server stops it before `hub_shutdown`. Every process
+        runs its own loop, so a job that must happen once per tick claims its work (a
+        conditional update), as the workflow scheduler does."""
+        if name in self.background:
+            raise ValueError(f"a background loop named {name!r} already runs")
+        interval = seconds if callable(seconds) else (lambda: seconds)
+
+        async def loop() -> None:
+            await asyncio.sleep(start_after)
+            while True:
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("background loop %s failed; it runs again in %s s", name, interval())
+                await asyncio.sleep(interval())
+
+        self.background[name] = asyncio.ensure_future(loop())
+
+    async def stop_background(self) -> None:
+        tasks = list(self.background.values())
+        self.background.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @classmethod
     def load(cls, settings: Settings, core_module: Any, plugins: Iterable[Any] | None = None) -> "Hub":

@@ -7,7 +7,6 @@ invoices through the official `stripe` SDK, and Stripe's signed webhook. The `lo
 from __future__ import annotations
 
 mount = "/"
-GRACE_TASK = "billing.grace"
 
 
 def hub_config():
@@ -58,22 +57,16 @@ def hub_rate_limits(plan, hub):
 
 
 async def hub_startup(hub):
-    import asyncio
+    from plugins.billing.service import expire_grace
 
-    from plugins.billing.service import grace_loop
+    def interval() -> float:  # read at each look: a changed setting applies at the next one
+        return hub.plugin_settings("billing").grace_check_seconds
 
-    hub.extensions[GRACE_TASK] = asyncio.ensure_future(grace_loop(hub))
+    # every process looks for past_due subscriptions whose grace period ran out
+    hub.run_every("billing.grace", interval, lambda: expire_grace(hub), start_after=interval())
 
 
 async def hub_shutdown(hub):
-    import asyncio
-    import contextlib
-
-    task = hub.extensions.pop(GRACE_TASK, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     from plugins.billing.service import close_client
 
     await close_client(hub)

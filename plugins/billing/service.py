@@ -36,7 +36,6 @@ LIVE = ("active", "trialing", "past_due")
 ENDED = ("canceled", "incomplete_expired", "unpaid", "paused")
 CLIENT = "billing.stripe_client"
 HTTP_CLIENT = "billing.stripe_http_client"
-GRACE_TASK = "billing.grace"
 NOT_CONFIGURED = ("Stripe is not configured on this Hub: set [plugins.billing] provider = \"stripe\", "
                   "secret_key and webhook_secret. With the local provider an admin assigns plans "
                   "(PUT /api/v1/billing/plan).")
@@ -144,15 +143,6 @@ async def close_client(hub) -> None:
             await http_client.close_async()
         except Exception:
             log.debug("billing: closing the Stripe HTTP client failed", exc_info=True)
-
-
-async def grace_loop(hub) -> None:
-    while True:
-        await asyncio.sleep(settings(hub).grace_check_seconds)
-        try:
-            await expire_grace(hub)
-        except Exception:
-            log.exception("billing: checking grace periods failed")
 
 
 # -- Stripe API ----------------------------------------------------------------------------------------

@@ -57,28 +57,12 @@ def hub_functions(register):
         register(name, description, args_model, permission, func)
 
 
-SCHEDULER = "workflows.scheduler"
-
-
 async def hub_startup(hub):
-    import asyncio
-
-    from plugins.workflows.schedules import run_forever
+    from plugins.workflows.schedules import SCAN_SECONDS, run_due
     from plugins.workflows.templates import install_built_ins
 
     await install_built_ins(hub)
-    hub.extensions[SCHEDULER] = asyncio.ensure_future(run_forever(hub))
-
-
-async def hub_shutdown(hub):
-    import asyncio
-    import contextlib
-
-    task = hub.extensions.pop(SCHEDULER, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    hub.run_every("workflows.schedules", SCAN_SECONDS, lambda: run_due(hub))
 
 
 def hub_plan_limits(plan):

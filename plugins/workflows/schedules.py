@@ -10,7 +10,6 @@ The run is made as the workflow's author, with `{"scheduled_at", "trigger": "sch
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -61,13 +60,3 @@ async def run_due(hub: Any, now: datetime | None = None) -> int:
             log.warning("could not start the scheduled run of workflow %s due at %s", workflow.id, due, exc_info=True)
     return started
 
-
-async def run_forever(hub: Any) -> None:
-    while True:
-        try:
-            await run_due(hub)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("workflow schedules: a look for due runs failed", exc_info=True)
-        await asyncio.sleep(SCAN_SECONDS)

@@ -3,6 +3,8 @@ per-organization switching, and start-up failures that must be loud."""
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import subprocess
 import sys
@@ -206,6 +208,32 @@ def test_hook_hub_startup_and_test_hook_hub_shutdown_run_in_order(tmp_path):
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"during": ["startup"], "after": ["startup", "shutdown"]}
+
+
+async def test_run_every_repeats_a_job_through_failures_until_stopped(tmp_path):
+    """`hub.run_every` (what plugins start in hub_startup; the server stops it before hub_shutdown)."""
+    from core.app import load_hub
+    from core.testing import WAIT_SECONDS, test_settings
+
+    hub = load_hub(test_settings(tmp_path))
+    runs: list[int] = []
+
+    async def job() -> None:
+        runs.append(len(runs))
+        if len(runs) == 2:
+            raise RuntimeError("one failing run")
+
+    hub.run_every("test.loop", 0.01, job)
+    with pytest.raises(ValueError, match="already runs"):
+        hub.run_every("test.loop", 1, job)
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while len(runs) < 4 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert runs[:4] == [0, 1, 2, 3]  # the failure did not end the loop
+    await hub.stop_background()
+    stopped_at = len(runs)
+    await asyncio.sleep(0.05)
+    assert len(runs) == stopped_at and hub.background == {}
 
 
 # -- switching plugins off --------------------------------------------------------------------
