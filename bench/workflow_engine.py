@@ -12,7 +12,7 @@
    first enqueue to the last completed execution.
 
     .venv/bin/python bench/workflow_engine.py [--steps 200] [--repeat 3] [--executions 100]
-        [--small-steps 5] [--processes 1,2] [--threads 4]
+        [--small-steps 5] [--processes 1,2] [--threads 4] [--redis redis://127.0.0.1:6379/3]
 
 Writes bench/results/workflow_engine.json and prints a table.
 """
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "workflow_engine.json"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
-REDIS_URL = "redis://127.0.0.1:6379/4"
+REDIS_URL = "redis://127.0.0.1:6379/3"  # keys under a namespace of the run's own, deleted at the end; never flushed
 SECRET = "bench-secret-key-that-is-long-enough-for-hs256"
 
 
@@ -254,7 +254,7 @@ async def main_async(args) -> dict:
         postgres_dir = work / "postgres"
         postgres_dir.mkdir()
         url = await fresh_postgres(name)
-        env = env_for(url, REDIS_URL, postgres_dir, f"wfbench-{uuid.uuid4().hex[:8]}")
+        env = env_for(url, args.redis, postgres_dir, f"wfbench-{uuid.uuid4().hex[:8]}")
         print("-- engine overhead, PostgreSQL + Redis (jobs in process)", flush=True)
         report["engine"]["postgres"] = child("engine", args, {**env, "HUB_JOBS__RUN_IN_SERVER": "true"}, "postgres")
         print("-- executions per second, PostgreSQL + Redis, hub worker processes", flush=True)
@@ -276,6 +276,7 @@ def main() -> None:
     parser.add_argument("--small-steps", type=int, default=5)
     parser.add_argument("--processes", default="1,2")
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--redis", default=REDIS_URL)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--_part", help=argparse.SUPPRESS)
     parser.add_argument("--_output", help=argparse.SUPPRESS)

@@ -24,7 +24,12 @@ from core.jobs import runtime as jobs
 from core.kernel.db import close_database, open_database, tortoise_config
 from core.kernel.hub import Hub
 from core import builtin
-from core.kernel.contributions import command_registrar, health_check_registrar, workflow_node_registrar
+from core.kernel.contributions import (
+    command_registrar,
+    health_check_registrar,
+    integration_registrar,
+    workflow_node_registrar,
+)
 from core.kernel.plugins import CORE_PLUGIN, HUB_VERSION, PluginError
 from core.kernel.settings import Settings, load_settings
 from core.ops import key_usage, metering, observability, ratelimit, startup
@@ -97,6 +102,7 @@ def collect_contributions(hub: Hub) -> None:
     hub.collect("hub_event_types", hub.bus.catalogue.registrar(hub.permissions))
     hub.collect("hub_functions", function_registrar(hub))
     hub.collect("hub_workflow_nodes", workflow_node_registrar(hub))
+    hub.collect("hub_integrations", integration_registrar(hub))
     hub.collect("hub_health_checks", health_check_registrar(hub))
     hub.collect("hub_commands", command_registrar(hub))
     for function in hub.functions.values():

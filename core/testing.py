@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import pytest
-from quart.testing import QuartClient
+from quart.testing import QuartClient, TestApp
 from pydantic import BaseModel, ConfigDict
 
 PASSWORD = "correct horse battery"
@@ -67,6 +67,7 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 DATABASE_URL_VARIABLE = "HUB_TEST_DATABASE_URL"
 REDIS_URL_VARIABLE = "HUB_TEST_REDIS_URL"
 WAIT_SECONDS = 30.0  # a bound against hanging, never an assertion about speed
+STARTUP_SECONDS = 60  # the test app's start and stop: a bound against hanging
 # argon2id at its lowest cost: the same code path, without a third of a second of CPU for every
 # registration and login (as Django's test runner swaps in a fast hasher). Never in production.
 FAST_PASSWORD_HASHING = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
@@ -149,7 +150,9 @@ async def hub_app(hub_settings):
         await reset_postgres(database_url)
     application = create_app(hub_settings)
     application.test_client_class = SettlingTestClient
-    async with application.test_app():
+    # Quart allows 6 s to start; migrating a fresh database on a busy 2-core machine (CI runs two
+    # suites side by side) can take longer, and a slow start is not what any test checks.
+    async with TestApp(application, startup_timeout=STARTUP_SECONDS, shutdown_timeout=STARTUP_SECONDS):
         yield application
 
 

@@ -12,14 +12,28 @@ from core.kernel.hookspecs import hookimpl
 @hookimpl
 def hub_models():
     # One tortoise app ("core") over the tables of the layers that own them.
-    return ["core.tenancy.models", "core.jobs.models", "core.events.models", "core.ops.models"]
+    return ["core.tenancy.models", "core.jobs.models", "core.events.models", "core.ops.models", "core.files.models"]
 
 
 @hookimpl
 def hub_routes():
-    from core.builtin.routes import auth, events, health, jobs, keys, plugins, tenant, usage, webhooks, ws
+    from core.builtin.routes import (
+        auth,
+        events,
+        files,
+        health,
+        integrations,
+        jobs,
+        keys,
+        plugins,
+        tenant,
+        usage,
+        webhooks,
+        ws,
+    )
 
-    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp, webhooks.bp, jobs.bp, usage.bp, ws.bp, events.bp]
+    return [auth.bp, tenant.bp, keys.bp, plugins.bp, health.bp, webhooks.bp, jobs.bp, usage.bp, ws.bp, events.bp,
+            files.bp, integrations.bp]
 
 
 @hookimpl
@@ -37,14 +51,23 @@ def hub_permissions(register):
     register("jobs.manage", "Cancel the organization's background jobs", "write")
     register("usage.read", "See the organization's usage and quotas", "read")
     register("events.read", "Receive the organization's events over WebSocket", "read")
+    register("files.read", "List and download the organization's files", "read")
+    register("files.write", "Upload and delete files", "write")
+    register("integrations.read", "See the integrations and the organization's connections (credentials masked)", "read")
+    register("integrations.manage", "Connect, test and disconnect integrations", "admin")
 
 
 @hookimpl
 def hub_event_types(register):
     from core.builtin.schemas import JOB_EVENTS, JobEvent
 
+    from core.builtin.integrations import INTEGRATION_EVENTS, IntegrationEvent
+
     for name, description in JOB_EVENTS:
         register(name, JobEvent, description, permission="jobs.read")
+    for name, description in INTEGRATION_EVENTS:  # seed 004 names integration.error
+        register(name, IntegrationEvent, description, permission="integrations.read",
+                 seed="004" if name == "integration.error" else None)
 
 
 @hookimpl

@@ -51,12 +51,19 @@ class EventBus:
 
     async def emit(self, org_id: Any, event_type: str, data: dict[str, Any]) -> Event:
         """Check the event, record it with the caller's change; it is delivered after commit."""
+        event = self.event(org_id, event_type, data)
+        await self.outbox.record(event)
+        return event
+
+    def event(self, org_id: Any, event_type: str, data: dict[str, Any], staged: Any = None) -> Event:
+        """The checked event, not recorded yet: `emit` records it, or, with the identity
+        `outbox.stage()` gave (`staged`), the caller wrote its row itself (the job runtime)."""
         self.catalogue.check(event_type, data)
         # As JSON gives it back: what an in-process handler sees is what one in another process,
         # taking the event over from the outbox, sees too.
-        event = Event(event_type, str(org_id), jsonable(data))
-        await self.outbox.record(event)
-        return event
+        if staged is not None:
+            return Event(event_type, str(org_id), jsonable(data), id=staged.id, timestamp=staged.timestamp)
+        return Event(event_type, str(org_id), jsonable(data))
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until the events this process emitted so far are delivered (tests, commands)."""

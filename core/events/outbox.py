@@ -36,6 +36,7 @@ import contextvars
 import json
 import logging
 import time
+import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,11 +45,13 @@ from typing import Any
 from tortoise.expressions import F
 
 from core.kernel import transactions
+from core.kernel.times import iso_now
 
 log = logging.getLogger("hub.events")
 
 BATCH = 100  # rows claimed per poll, and dispatched rows deleted per statement
 SAFETY_SECONDS = 2.0  # an owner does not start dispatching this close to the end of its lease
+DELETE_DELAY_SECONDS = 0.2  # dispatched rows deleted together (well within any lease)
 
 
 # -- the dispatcher -----------------------------------------------------------------------------
@@ -60,6 +63,20 @@ class _Item:
     owned_until: float  # unix seconds: this process's lease on the row
     attempts: int = 0  # the row's `attempts` as this process last wrote it
     confirm: bool = False  # the row may not exist (its transaction may have rolled back)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The identity of an event whose outbox row a caller writes itself (`Outbox.stage`)."""
+
+    id: str
+    timestamp: str
+    sequence: int
+    owned_until: float  # unix seconds: this process's lease on the row
+
+    @property
+    def lease_until(self) -> datetime:
+        return _utc(self.owned_until)
 
 
 def _utc(seconds: float) -> datetime:
@@ -82,6 +99,7 @@ class Outbox:
         self._in_flight = 0
         self._idle: asyncio.Event | None = None
         self._dispatched: list[str] = []
+        self._deleter: asyncio.Task | None = None
         self._sequence = 0
         self.stats = {"recorded": 0, "dispatched": 0, "taken_over": 0, "rolled_back": 0}
 
@@ -114,6 +132,20 @@ class Outbox:
         if not bare:
             transactions.on_commit(lambda: self.push(event, owned_until))  # at once outside a transaction
 
+    def stage(self) -> "Staged":
+        """For a writer that inserts an event's outbox row itself, in the same statement as the
+        change it announces and outside any transaction (the job runtime's claim and finish:
+        one round trip for the job's row and its event; core/jobs/sql.py): the row's event id,
+        timestamp, sequence and lease. The writer builds the event with that id and timestamp
+        (`bus.event(..., staged=...)`) and, once its statement has committed, hands it to
+        `written()` for dispatch."""
+        self._sequence += 1
+        return Staged(uuid.uuid4().hex, iso_now(), self._sequence, time.time() + self.lease)
+
+    def written(self, staged: "Staged", event: Any) -> None:
+        self.stats["recorded"] += 1
+        self.push(event, staged.owned_until)
+
     # -- dispatching -------------------------------------------------------------------------
 
     def push(self, event: Any, owned_until: float = 0.0, *, attempts: int = 0, confirm: bool = False) -> None:
@@ -133,6 +165,7 @@ class Outbox:
         self._idle = asyncio.Event()
         self._idle.set()
         self._in_flight = 0
+        self._deleter = None
         self._lanes = [asyncio.Queue() for _ in range(self.lane_count)]
         # In an empty context: a lane started from a request must not keep seeing that request.
         self._workers = [loop.create_task(self._work(lane), name=f"hub-events-{n}", context=contextvars.Context())
@@ -153,11 +186,8 @@ class Outbox:
                 # The row stays: once its lease ends, a poll dispatches it again.
                 log.exception("dispatching event %s (%s) failed", item.event.id, item.event.type)
             finally:
-                # Dispatched rows are deleted in batches: when BATCH are done, when the
-                # dispatcher goes idle, and on every poll (so none outlives its lease).
                 self._in_flight -= 1
                 if self._in_flight == 0:
-                    await self._delete_dispatched()
                     self._idle.set()
 
     async def _dispatch(self, item: _Item) -> None:
@@ -175,8 +205,20 @@ class Outbox:
         await self.bus.deliver(item.event)
         self.stats["dispatched"] += 1
         self._dispatched.append(item.event.id)
+        # Dispatched rows are deleted in batches, off the dispatch path: BATCH at a time, or what
+        # was dispatched in the last DELETE_DELAY_SECONDS (while a row waits, its lease keeps it
+        # this process's), and on every poll and `settle()`.
         if len(self._dispatched) >= BATCH:
             await self._delete_dispatched()
+        elif self._deleter is None:
+            self._deleter = asyncio.get_running_loop().create_task(self._delete_soon(), context=contextvars.Context())
+
+    async def _delete_soon(self) -> None:
+        try:
+            await asyncio.sleep(DELETE_DELAY_SECONDS)
+        finally:
+            self._deleter = None
+        await self._delete_dispatched()
 
     async def _delete_dispatched(self) -> None:
         from core.events.models import OutboxEvent
@@ -189,10 +231,12 @@ class Outbox:
                 log.exception("could not delete %d dispatched events from the outbox", len(batch))
 
     async def settle(self, timeout: float = 30.0) -> None:
-        """Wait until every event this process has queued is dispatched (tests, shutdown)."""
+        """Wait until every event this process has queued is dispatched, and its outbox row
+        deleted (tests, shutdown)."""
         if self._idle is None or self._loop is not asyncio.get_running_loop():
             return
         await asyncio.wait_for(self._idle.wait(), timeout)
+        await self._delete_dispatched()
 
     # -- taking over what others left ----------------------------------------------------------
 
@@ -243,10 +287,11 @@ class Outbox:
             await self.settle(grace_seconds)
         except TimeoutError:
             log.warning("events: %d events not dispatched at shutdown; they stay in the outbox", self._in_flight)
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers = []
+        tasks = [*self._workers, *filter(None, [self._deleter])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers, self._deleter = [], None
         self._loop = None
 
 

@@ -138,19 +138,30 @@ def max_body(limit: int | Callable[[Any], int]) -> Callable:
     return decorator
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _may_exceed(method: str, headers: Any, default_limit: int) -> bool:
+    """Whether a request's body may be larger than the default bound."""
+    length = headers.get("content-length")
+    if length is None:  # size unknown: a chunked body, or an HTTP/2 body sent without a length
+        return method in _BODY_METHODS or "chunked" in headers.get("transfer-encoding", "").lower()
+    return not length.isdigit() or int(length) > default_limit
+
+
 class HubRequest(Request):
     app: Any = None  # the HubApp whose requests these are (create_app makes a subclass per app)
 
     def __init__(self, method: str, scheme: str, path: str, query_string: bytes, headers: Any, root_path: str,
                  http_version: str, scope: Any, *, max_content_length: int | None = None, **kwargs: Any) -> None:
         # The body's bound is fixed here, before routing: a route with its own (max_body) is
-        # looked up only for a body that the default would refuse or whose size is unknown.
-        if max_content_length is not None and self.app is not None:
-            length = headers.get("content-length")
-            if length is None or not length.isdigit() or int(length) > max_content_length:
-                own = self.app.body_limit_for(path, method)
-                if own is not None:
-                    max_content_length = own
+        # looked up only for a body that the default would refuse or whose size is unknown, so a
+        # GET (no body, no length) never pays for a second route match.
+        if max_content_length is not None and self.app is not None \
+                and _may_exceed(method, headers, max_content_length):
+            own = self.app.body_limit_for(path, method)
+            if own is not None:
+                max_content_length = own
         super().__init__(method, scheme, path, query_string, headers, root_path, http_version, scope,
                          max_content_length=max_content_length, **kwargs)
 

@@ -241,9 +241,11 @@ async def cancel(org_id: Any, job_id: Any, *, hub: Any = None) -> tuple[Job, boo
         job = await Job.get(id=job.id)  # taken by a worker meanwhile
     if job.status == "running":
         if await Job.filter(id=job.id, status="running").update(cancel_requested=True, updated_at=now):
-            runtime._cancel_local(str(job.id))
             job = await Job.get(id=job.id)
             await runtime._emit(job, "job.cancel_requested")
+            # Told after the event is queued, so job.cancelled (this process's worker may end the
+            # job at once) always comes after job.cancel_requested.
+            runtime._cancel_local(str(job.id))
             if job.status == "running":
                 return job, False
         job = await Job.get(id=job.id)

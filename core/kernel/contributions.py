@@ -1,6 +1,6 @@
 """What plugins contribute besides routes and tables, checked as they register:
-health checks (`/health`), workflow node types (run by the workflows plugin) and command-line
-commands (`hub <plugin> <command>`). Permissions, error codes, functions, jobs, event types
+health checks (`/health`), workflow node types (run by the workflows plugin), integrations an
+organization connects (`/api/integrations`) and command-line commands (`hub <plugin> <command>`). Permissions, error codes, functions, jobs, event types
 and API versions have registries of their own beside the code that uses them."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 NODE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*)+$")
 PORT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 COMMAND_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+INTEGRATION_ID = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 def health_check_registrar(hub: Any) -> Callable[[str], Callable[..., None]]:
@@ -114,6 +115,47 @@ def command_registrar(hub: Any) -> Callable[[str], Callable[..., None]]:
                 if not (isinstance(argument, tuple) and len(argument) == 2 and isinstance(argument[1], dict)):
                     raise TypeError(f"command {plugin} {name}: each argument is (flags, argparse options)")
             commands[name] = {"handler": handler, "help": help, "arguments": tuple(arguments)}
+
+        return register
+
+    return for_plugin
+
+
+@dataclass(frozen=True)
+class Integration:
+    """Something an organization connects with credentials (seed 004's Integrations API): a mail
+    or SMS provider, Slack, a DMS. `credentials_model` holds the secret fields (stored encrypted,
+    never shown), `config_model` the visible settings (a subclass of core.IntegrationConfig), and
+    `test(ctx)` checks a connection, raising with a readable message when it fails."""
+
+    id: str
+    name: str
+    type: str
+    category: str
+    credentials_model: type[BaseModel]
+    config_model: type[BaseModel] | None
+    test: Callable[..., Awaitable[None]] | None
+    description: str
+    plugin: str
+
+
+def integration_registrar(hub: Any) -> Callable[[str], Callable[..., None]]:
+    def for_plugin(plugin: str) -> Callable[..., None]:
+        def register(id: str, name: str, type: str, category: str, credentials_model: type[BaseModel], *,
+                     config_model: type[BaseModel] | None = None,
+                     test: Callable[..., Awaitable[None]] | None = None, description: str = "") -> None:
+            if not isinstance(id, str) or not INTEGRATION_ID.match(id):
+                raise ValueError(f"integration id {id!r} must be lower-case letters, digits, '-' or '_'")
+            if id in hub.integrations:
+                raise ValueError(f"integration {id!r} is registered by both {hub.integrations[id].plugin!r} "
+                                 f"and {plugin!r}")
+            for label, model in (("credentials_model", credentials_model), ("config_model", config_model)):
+                if model is not None and not (inspect.isclass(model) and issubclass(model, BaseModel)):
+                    raise TypeError(f"integration {id!r}: {label} must be a pydantic model")
+            if test is not None and not inspect.iscoroutinefunction(test):
+                raise TypeError(f"integration {id!r}: test must be an `async def` function")
+            hub.integrations[id] = Integration(id, name, type, category, credentials_model, config_model, test,
+                                               description, plugin)
 
         return register
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 CORE_ERROR_CODES = MappingProxyType({
     "VALIDATION_ERROR": 400,
     "BAD_REQUEST": 400,
+    "INTEGRATION_CONNECTION_FAILED": 400,  # an integration's own test refused the credentials
     "AUTHENTICATION_FAILED": 401,
     "INVALID_CREDENTIALS": 401,
     "TOKEN_EXPIRED": 401,

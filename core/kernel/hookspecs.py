@@ -112,6 +112,19 @@ def hub_workflow_nodes(register: Callable[..., None], hub: Hub) -> None:
 
 
 @hookspec
+def hub_integrations(register: Callable[..., None], hub: Hub) -> None:
+    """Declare integrations an organization connects at `/api/integrations` (seed 004):
+    `register(id, name, type, category, credentials_model, config_model=None, test=None,
+    description="")`. `credentials_model`: a pydantic model of the secret fields (kept
+    encrypted, shown masked); `config_model`: the visible settings, a subclass of
+    `core.IntegrationConfig`; `test`: `async def test(ctx: core.IntegrationContext) -> None`,
+    raising (any exception, its message shown) when the credentials do not work. The plugin
+    reads a connection with `core.integration_credentials(org_id, id)` and reports failures
+    with `core.integration_failed(org_id, id, message)` (status "error", `integration.error`).
+    """
+
+
+@hookspec
 def hub_jobs(register: Callable[..., None], hub: Hub) -> None:
     """Declare job types: `register(name, func, max_attempts=3, timeout_seconds=None,
     concurrency_per_org=None, start_permission=None)` where `func` is `async def func(ctx:
@@ -179,6 +192,17 @@ def hub_rate_limits(plan: str, hub: Hub) -> dict[str, dict] | None:
 def hub_plan_limits(plan: str, hub: Hub) -> dict[str, int] | None:
     """Quota limits for organizations on `plan`, per metered unit and month:
     `{"api_calls": 2_000_000, "ai_tokens": 5_000_000}`. Over a limit: 429 QUOTA_EXCEEDED.
+    """
+
+
+@hookspec
+def hub_usage_limits(org_id: Any, plan: str, hub: Hub) -> Awaitable[dict[str, dict]] | dict[str, dict] | None:
+    """Entries of `GET /api/v1/usage`'s `limits` for the organization (on `plan`), by name:
+    `{"collaborators": {"limit": 3, "used": 2, "period": "current"}}`, where `period` is what
+    `used` counts over (month, day, hour, or current: open now) and `used` None means the Hub
+    does not measure it. They replace the core's entries of the same name (its monthly quotas);
+    an entry without "limit" keeps the core's limit of that name (none: unlimited). Later
+    plugins win.
     """
 
 

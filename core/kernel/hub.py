@@ -42,6 +42,7 @@ class Hub:
     error_codes: ErrorCodes = field(default_factory=ErrorCodes)
     functions: dict[str, Any] = field(default_factory=dict)
     workflow_nodes: dict[str, Any] = field(default_factory=dict)
+    integrations: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, dict[str, Any]] = field(default_factory=dict)
     health_checks: dict[str, tuple[str, Callable[[], Awaitable[str]]]] = field(default_factory=dict)
     blueprint_owner: dict[str, str] = field(default_factory=dict)

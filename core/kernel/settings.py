@@ -389,6 +389,38 @@ class JobsSettings(_Section):
         return self
 
 
+DEFAULT_FILE_TYPES = [
+    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "text/csv",
+    "application/json",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+]
+
+
+class FileSettings(_Section):
+    """The core's file storage (core/files): uploads, attachments, logos, exports."""
+
+    backend: Literal["local", "s3"] = "local"
+    path: Path | None = None  # the local backend's directory; default: <data_dir>/files
+    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)  # one file through POST /api/files
+    # What POST /api/files accepts, as detected from the content (never the client's word).
+    allowed_types: CommaList = DEFAULT_FILE_TYPES
+    # An S3-compatible store (AWS, MinIO, Ceph...): `pip install 'the-hub[s3]'` (boto3).
+    s3_bucket: str | None = Field(None, min_length=3, max_length=63)
+    s3_prefix: str = Field("hub-files/", max_length=200, pattern=r"^([A-Za-z0-9._-]+/)*$")
+    s3_endpoint_url: str | None = Field(None, pattern=r"^https?://")  # unset: AWS
+    s3_region: str | None = Field(None, max_length=64)
+    s3_access_key_id: SecretStr | None = None  # unset: boto3's own chain (environment, instance role)
+    s3_secret_access_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "FileSettings":
+        if self.backend == "s3" and not self.s3_bucket:
+            raise ValueError("s3_bucket is required when backend = \"s3\"")
+        return self
+
+
 class PluginsSettings(BaseModel):
     """`disabled`, `required`, `entry_points`, plus one table per plugin (kept as extras)."""
 
@@ -419,6 +451,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: RedisUrl = None
     secret_key: SecretStr | None = None
+    # Earlier secret_keys: stored credentials encrypted with one still load until
+    # `hub rotate-credentials` has re-encrypted them with secret_key (core.tenancy.credentials).
+    previous_secret_keys: list[SecretStr] = []
     auto_migrate: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # HUB_DISABLED_PLUGINS=a,b is the short form of HUB_PLUGINS__DISABLED.
@@ -437,6 +472,7 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     tenancy: TenancySettings = TenancySettings()
     jobs: JobsSettings = JobsSettings()
+    files: FileSettings = FileSettings()
     plugins: PluginsSettings = PluginsSettings()
 
 

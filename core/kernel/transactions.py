@@ -72,8 +72,12 @@ def on_commit(callback: Callable[[], None]) -> None:
 
 def in_bare_transaction(connection_name: str = "default") -> bool:
     """Inside a tortoise transaction that is not a `transaction()` (its commit is not announced)."""
-    if _transaction.get() is not None:
-        return False
+    return _transaction.get() is None and in_any_transaction(connection_name)
+
+
+def in_any_transaction(connection_name: str = "default") -> bool:
+    """Inside a `transaction()` or a bare tortoise one: a query runs on the transaction's
+    connection, not on its own autocommitted one."""
     try:
         return isinstance(connections.get(connection_name), TransactionalDBClient)
     except Exception:

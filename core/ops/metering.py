@@ -362,6 +362,13 @@ async def record_usage(org_id: Any, metric: str, amount: int = 1, *, day: date |
     await meter_of(hub).record(org_id, metric, amount, day=day)
 
 
+async def usage_totals(org_id: Any, start: date, end: date, *, hub: Any = None) -> dict[str, int]:
+    """Every metered unit's total for the organization from `start` to `end` (UTC days,
+    inclusive), read from the database after writing this process's counts (other processes'
+    last second may still be on its way): `{"api_calls": 1500, "ai_tokens": 90000, ...}`."""
+    return await meter_of(hub).usage(org_id, start, end)
+
+
 async def check_quota(org_id: Any, metric: str, amount: int = 1, *, hub: Any = None) -> None:
     """429 QUOTA_EXCEEDED if `amount` more units would pass the organization's monthly limit."""
     await meter_of(hub).check(org_id, metric, amount)

@@ -27,6 +27,12 @@ REFRESH_PREFIX = "rt_"
 INVITE_PREFIX = "inv_"
 
 
+async def member_count(org_id: Any) -> int:
+    """How many members the organization has (a seat each: invited users not yet in count,
+    removed ones do not), e.g. for a plan's `collaborators` limit."""
+    return await User.filter(org_id=org_id, is_active=True).count()
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 

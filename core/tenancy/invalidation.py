@@ -11,7 +11,10 @@ that changed it announces it here, and every process drops what it cached:
     await hub.invalidations.publish("token", jti)         # one access token revoked
 
 Handlers run in the announcing process at once, and in the others through Redis pub/sub when
-the Hub has Redis (one subscriber per process). A process that loses its subscription clears
+the Hub has Redis (one subscriber per process). `publish` returns once every process that
+heard the announcement has run its handlers (each acknowledges it; bounded by ACK_SECONDS), so
+the request that made a change answers only when no process would still serve the old state:
+the next request anywhere sees it. A process that loses its subscription clears
 everything when it comes back (what changed meanwhile is unknown), so a missed message costs
 a cache miss, never a stale answer for longer than the caches' own expiry. Without Redis
 there is one process, and the local call is all there is.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import defaultdict
 from typing import Any, Callable
 
@@ -28,6 +32,9 @@ log = logging.getLogger("hub.tenancy")
 
 CHANNEL = "hub:invalidate:{db}"
 RESET = "*"  # the kind a handler registers for to hear "forget everything"
+ACK_SECONDS = 1.0  # how long `publish` waits for the other processes (a stuck one: not longer)
+ACK_POLL_SECONDS = 0.002
+ACK_KEY_SECONDS = 30  # acknowledgements are counted under a key that expires by itself
 
 
 class Invalidations:
@@ -39,7 +46,7 @@ class Invalidations:
         self._redis: Any = None
         self._listener: asyncio.Task | None = None
         self.channel = CHANNEL.format(db=0)
-        self.stats = {"published": 0, "received": 0, "resets": 0}
+        self.stats = {"published": 0, "received": 0, "resets": 0, "unacknowledged": 0}
         # Bumped by every announcement: a cache that read the database before a change and
         # would store its answer after it compares generations and stores nothing.
         self.generation = 0
@@ -61,17 +68,45 @@ class Invalidations:
         value = str(value)
         self.stats["published"] += 1
         self._run(kind, value)
-        if self._redis is not None:
-            try:
-                await self._redis.publish(self.channel, f"{kind}:{value}")
-            except Exception:  # the others fall back to their caches' expiry
-                log.warning("could not announce a change (%s) over Redis; other processes see it when "
-                            "their caches expire", kind, exc_info=True)
+        if self._redis is None:
+            return
+        announcement = uuid.uuid4().hex
+        try:
+            receivers = await self._redis.publish(self.channel, f"{announcement}|{kind}:{value}")
+            await self._acknowledged(announcement, receivers)
+        except Exception:  # the others fall back to their caches' expiry
+            log.warning("could not announce a change (%s) over Redis; other processes see it when "
+                        "their caches expire", kind, exc_info=True)
 
-    def _received(self, message: str) -> None:
-        kind, _, value = message.partition(":")
+    def _ack_key(self, announcement: str) -> str:
+        return f"{self.channel}:ack:{announcement}"
+
+    async def _acknowledged(self, announcement: str, receivers: int) -> None:
+        """Wait until the `receivers` subscribers (this process among them) have run their
+        handlers, or ACK_SECONDS have passed."""
+        deadline = asyncio.get_running_loop().time() + ACK_SECONDS
+        key = self._ack_key(announcement)
+        while int(await self._redis.get(key) or 0) < receivers:
+            if asyncio.get_running_loop().time() >= deadline:
+                self.stats["unacknowledged"] += 1
+                log.warning("invalidations: %d of %d processes did not confirm a change within %.1fs; "
+                            "they see it when they do, or when their caches expire",
+                            receivers - int(await self._redis.get(key) or 0), receivers, ACK_SECONDS)
+                return
+            await asyncio.sleep(ACK_POLL_SECONDS)
+
+    async def _received(self, message: str) -> None:
+        announcement, separator, rest = message.partition("|")
+        if not separator:  # from a process that does not ask for acknowledgements
+            announcement, rest = "", message
+        kind, _, value = rest.partition(":")
         self.stats["received"] += 1
         self._run(kind, value)
+        if announcement:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(self._ack_key(announcement))
+                pipe.expire(self._ack_key(announcement), ACK_KEY_SECONDS)
+                await pipe.execute()
 
     # -- across processes --------------------------------------------------------------------------
 
@@ -103,7 +138,7 @@ class Invalidations:
                         self.reset()  # changes announced while we were away are unknown
                     elif message["type"] == "message":
                         data = message["data"]
-                        self._received(data.decode() if isinstance(data, bytes) else str(data))
+                        await self._received(data.decode() if isinstance(data, bytes) else str(data))
             except asyncio.CancelledError:
                 raise
             except Exception as error:

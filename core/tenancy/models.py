@@ -141,3 +141,33 @@ class PluginState(Model):
     class Meta:
         table = "core_plugin_state"
         unique_together = (("org_id", "plugin"),)
+
+
+class StoredCredential(TenantModel):
+    # An integration's credentials for one organization, encrypted (core.tenancy.credentials):
+    # `owner` is the plugin that keeps them, `name` its own label ("smtp", "twilio", ...).
+
+    owner = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=128)
+    ciphertext = fields.TextField()
+
+    class Meta:
+        table = "core_stored_credential"
+        unique_together = (("org_id", "owner", "name"),)
+
+
+class IntegrationConnection(TenantModel):
+    # An organization's connection to an integration (core.builtin.integrations); its
+    # credentials are a StoredCredential of the integration's plugin, named by `integration`.
+
+    integration = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=16, default="connected")  # connected | error
+    config = fields.JSONField(default=dict)
+    connected_at = fields.DatetimeField()
+    last_sync_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    last_error_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "core_integration_connection"
+        unique_together = (("org_id", "integration"),)

@@ -56,14 +56,46 @@ def hub_rate_limits(plan, hub):
     return entry.rate_rules() if entry is not None else None
 
 
+def hub_functions(register):
+    from plugins.billing.functions import FUNCTIONS
+
+    for name, description, args_model, permission, func in FUNCTIONS:
+        register(name, description, args_model, permission, func)
+
+
+def hub_commands(register):
+    from plugins.billing.commands import register_commands
+
+    register_commands(register)
+
+
+def hub_jobs(register):
+    from plugins.billing.jobs import report_usage
+    from plugins.billing.service import REPORT_JOB
+
+    # attempts: a failed report stays pending and is sent again, unchanged, by the next one
+    register(REPORT_JOB, report_usage, max_attempts=5, concurrency_per_org=1)
+
+
+async def hub_usage_limits(org_id, plan, hub):
+    from plugins.billing.service import usage_limits
+
+    return await usage_limits(hub, org_id, plan)
+
+
 async def hub_startup(hub):
-    from plugins.billing.service import expire_grace
+    from plugins.billing.service import enqueue_usage_reports, expire_grace
 
     def interval() -> float:  # read at each look: a changed setting applies at the next one
         return hub.plugin_settings("billing").grace_check_seconds
 
+    def meter_interval() -> float:
+        return hub.plugin_settings("billing").meter_interval_seconds
+
     # every process looks for past_due subscriptions whose grace period ran out
     hub.run_every("billing.grace", interval, lambda: expire_grace(hub), start_after=interval())
+    # ... and for organizations whose metered usage is due to Stripe (meter_events; off when empty)
+    hub.run_every("billing.meter", meter_interval, lambda: enqueue_usage_reports(hub), start_after=meter_interval())
 
 
 async def hub_shutdown(hub):

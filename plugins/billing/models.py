@@ -1,6 +1,6 @@
 """The billing plugin's tables: the organization's Stripe customer, its subscriptions and
-invoices (mirrors of Stripe's objects, kept current by the webhook), and the Stripe events
-already processed (each event id once)."""
+invoices (mirrors of Stripe's objects, kept current by the webhook), the Stripe events
+already processed (each event id once), and how much metered usage Stripe has accepted."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ class Customer(TenantModel):
     # One Stripe customer per organization.
     stripe_customer_id = fields.CharField(max_length=255, unique=True)
     email = fields.CharField(max_length=254, null=True)
+    # the last report window (unix seconds // meter_interval_seconds) a process claimed for this
+    # organization's metered usage: one report job per window, however many processes tick
+    meter_window = fields.BigIntField(default=0)
 
     class Meta:
         table = "billing_customers"
@@ -68,3 +71,20 @@ class StripeEvent(TimestampedModel):
 
     class Meta:
         table = "billing_stripe_events"
+
+
+class MeterCursor(TenantModel):
+    # How much of one metered unit of one month (UTC, "YYYY-MM") Stripe has accepted. A report in
+    # flight is written here before it is sent (pending_*), and sent again as it is (the same
+    # identifier, which Stripe counts once) until Stripe accepts it: a crash neither loses nor
+    # repeats units.
+    unit = fields.CharField(max_length=64)
+    period = fields.CharField(max_length=7)
+    reported = fields.BigIntField(default=0)  # units of the month Stripe accepted
+    pending_identifier = fields.CharField(max_length=100, null=True)
+    pending_value = fields.BigIntField(null=True)
+    pending_timestamp = fields.BigIntField(null=True)  # unix seconds, the meter event's time
+
+    class Meta:
+        table = "billing_meter_cursors"
+        unique_together = (("org_id", "unit", "period"),)

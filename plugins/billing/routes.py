@@ -5,10 +5,12 @@
     POST /api/v1/customers                    the Stripe customer (idempotent)        billing.manage
     POST /api/v1/subscriptions                subscribe {plan, payment_method_id}     billing.manage
     GET  /api/v1/subscriptions                the organization's subscriptions        billing.read
+    GET  /api/v1/subscriptions/{id}           one subscription                        billing.read
     PUT  /api/v1/subscriptions/current        change plan (Stripe's proration)        billing.manage
     POST /api/v1/subscriptions/current/cancel cancel, at period end by default        billing.manage
     POST /api/v1/checkout                     a Stripe Checkout session               billing.manage
     GET  /api/v1/invoices                     invoices with amounts and links         billing.read
+    GET  /api/v1/invoices/{id}                one invoice                             billing.read
     POST /api/v1/webhooks/stripe              Stripe's events (signed)                public
 """
 
@@ -35,6 +37,7 @@ from plugins.billing.schemas import (
     CustomerCreate,
     CustomerOut,
     InvoiceList,
+    InvoiceOut,
     PlanAssigned,
     PlanAssignment,
     PlanList,
@@ -48,16 +51,6 @@ from plugins.billing.schemas import (
 )
 
 bp = Blueprint("billing", __name__)
-
-
-def subscription_body(row: Subscription) -> dict:
-    return SubscriptionOut(
-        id=str(row.id), provider=row.provider, stripe_subscription_id=row.stripe_subscription_id, plan=row.plan,
-        status=row.status, cancel_at_period_end=row.cancel_at_period_end,
-        current_period_start=row.current_period_start, current_period_end=row.current_period_end,
-        canceled_at=row.canceled_at, past_due_since=row.past_due_since, created_at=row.created_at,
-        updated_at=row.updated_at,
-    ).model_dump(mode="json")
 
 
 def invoice_body(row: Invoice) -> dict:
@@ -118,11 +111,12 @@ async def billing_assign_plan(data: PlanAssignment):
     """Assign the organization's plan.
 
     With the local provider (no payment provider) an admin puts the organization on any plan of
-    the catalogue; its limits apply from the next request in every process. With Stripe, plans
-    follow the subscription (409 BILLING_MANAGED_BY_STRIPE)."""
+    the catalogue; its limits apply from the next request in every process, and it is the
+    organization's (local) subscription until the next assignment. With Stripe, plans follow
+    the subscription (409 BILLING_MANAGED_BY_STRIPE)."""
     hub = current_hub()
-    previous = await service.assign_plan(hub, current_principal().org_id, data.plan)
-    return PlanAssigned(plan=data.plan, previous_plan=previous)
+    previous, subscription = await service.assign_plan(hub, current_principal().org_id, data.plan)
+    return PlanAssigned(plan=data.plan, previous_plan=previous, subscription_id=str(subscription.id))
 
 
 @bp.post("/api/v1/customers")
@@ -158,7 +152,7 @@ async def billing_create_subscription(data: SubscriptionCreate):
     principal = current_principal()
     row = await service.create_subscription(current_hub(), principal.org_id, principal.email, data.plan,
                                             data.payment_method_id)
-    return subscription_body(row), 201
+    return service.subscription_body(row), 201
 
 
 @bp.get("/api/v1/subscriptions")
@@ -172,7 +166,19 @@ async def billing_list_subscriptions(query_args: SkipQuery):
     Newest first, `skip`/`limit` (seed 002), with status, plan, period and cancellation."""
     page = query_args.page(100)
     rows, total = await page.fetch(Subscription.for_org(current_principal().org_id), "-created_at")
-    return page.listing("subscriptions", [subscription_body(row) for row in rows], total)
+    return page.listing("subscriptions", [service.subscription_body(row) for row in rows], total)
+
+
+@bp.get("/api/v1/subscriptions/<subscription_id>")
+@require("billing.read")
+@quota_exempt
+@validate_response(SubscriptionOut)
+async def billing_get_subscription(subscription_id: str):
+    """Get a subscription.
+
+    One of the organization's subscriptions by its id (another organization's is 404)."""
+    row = await Subscription.get_for_org(current_principal().org_id, subscription_id, "Subscription")
+    return service.subscription_body(row)
 
 
 @bp.put("/api/v1/subscriptions/current")
@@ -187,7 +193,7 @@ async def billing_change_subscription(data: SubscriptionChange):
     Upgrade or downgrade the organization's current subscription to another plan; Stripe
     prorates the difference on the next invoice. 404 without a subscription."""
     row = await service.change_subscription(current_hub(), current_principal().org_id, data.plan)
-    return subscription_body(row)
+    return service.subscription_body(row)
 
 
 @bp.post("/api/v1/subscriptions/current/cancel")
@@ -202,7 +208,7 @@ async def billing_cancel_subscription(data: SubscriptionCancel):
     By default at the end of the paid period (the plan stays until then); `at_period_end:
     false` ends it now and the organization drops to the fallback plan (free)."""
     row = await service.cancel_subscription(current_hub(), current_principal().org_id, data.at_period_end)
-    return subscription_body(row)
+    return service.subscription_body(row)
 
 
 @bp.post("/api/v1/checkout")
@@ -236,6 +242,19 @@ async def billing_list_invoices(query_args: SkipQuery):
     page = query_args.page(100)
     rows, total = await page.fetch(Invoice.for_org(current_principal().org_id), "-stripe_created", "-created_at")
     return page.listing("invoices", [invoice_body(row) for row in rows], total)
+
+
+@bp.get("/api/v1/invoices/<invoice_id>")
+@require("billing.read")
+@quota_exempt
+@validate_response(InvoiceOut)
+async def billing_get_invoice(invoice_id: str):
+    """Get an invoice.
+
+    One of the organization's invoices by its id (another organization's is 404): amounts in
+    the currency's smallest unit, status, Stripe's hosted page and PDF."""
+    row = await Invoice.get_for_org(current_principal().org_id, invoice_id, "Invoice")
+    return invoice_body(row)
 
 
 @bp.post("/api/v1/webhooks/stripe")

@@ -99,6 +99,7 @@ class PlanList(BaseModel):
 class PlanAssigned(BaseModel):
     plan: str
     previous_plan: str
+    subscription_id: str  # the organization's local subscription to the plan (GET /api/v1/subscriptions/{id})
 
 
 class CustomerOut(BaseModel):

@@ -21,14 +21,14 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
 from core import HubError, conflict, iso, not_found, on_commit, transaction, utcnow, validation_error
-from plugins.billing.models import Customer, Invoice, StripeEvent, Subscription
-from plugins.billing.settings import BillingSettings, Plan
+from plugins.billing.models import Customer, Invoice, MeterCursor, StripeEvent, Subscription
+from plugins.billing.settings import MONTHLY_UNITS, BillingSettings, Plan
 
 log = logging.getLogger("hub.billing")
 
@@ -77,8 +77,9 @@ async def set_plan(hub, org_id: Any, plan: str, reason: str) -> str:
     return previous
 
 
-async def assign_plan(hub, org_id: Any, plan: str) -> str:
-    """An admin's assignment (the local provider)."""
+async def assign_plan(hub, org_id: Any, plan: str) -> tuple[str, Subscription]:
+    """An admin's assignment (the local provider): the previous plan, and the organization's
+    local subscription to `plan` (a new one when the plan changes; the one before ends)."""
     if settings(hub).provider == "stripe":
         raise HubError("BILLING_MANAGED_BY_STRIPE",
                        "Plans follow the organization's Stripe subscription: subscribe, check out or "
@@ -86,8 +87,17 @@ async def assign_plan(hub, org_id: Any, plan: str) -> str:
     plan_named(hub, plan)
     async with transaction():
         previous = await set_plan(hub, org_id, plan, "assigned")
+        row = await Subscription.for_org(org_id).filter(provider="local", status="active") \
+            .order_by("-created_at", "-id").first()
+        if row is None or row.plan != plan:
+            now = utcnow()
+            if row is not None:
+                row.status, row.canceled_at = "canceled", now
+                await row.save(update_fields=["status", "canceled_at", "updated_at"])
+            row = await Subscription.create(org_id=org_id, provider="local", plan=plan, status="active",
+                                            current_period_start=now)
     await hub.tenants.invalidate(org_id)
-    return previous
+    return previous, row
 
 
 def _effective(hub, subscription: Subscription, now: datetime) -> str | None:
@@ -174,19 +184,26 @@ async def stripe_call(awaitable) -> Any:
 
     try:
         return await awaitable
-    except stripe.CardError as error:
-        raise HubError("PAYMENT_FAILED", error.user_message or "The card was declined",
-                       {"stripe_code": error.code, "decline_code": getattr(error, "decline_code", None)}) from None
-    except stripe.InvalidRequestError as error:
-        raise HubError("BILLING_REQUEST_REFUSED", error.user_message or "Stripe refused the request",
-                       {"stripe_code": error.code, "param": error.param}) from None
-    except stripe.AuthenticationError:
-        log.error("billing: Stripe refused the secret key")
-        raise HubError("BILLING_PROVIDER_UNAVAILABLE", "Stripe refused this Hub's credentials") from None
     except stripe.StripeError as error:
-        log.warning("billing: Stripe call failed: %s", type(error).__name__)
-        raise HubError("BILLING_PROVIDER_UNAVAILABLE", "Stripe could not be reached; try again shortly",
-                       {"reason": type(error).__name__}) from None
+        raise hub_error(error) from None
+
+
+def hub_error(error: Exception) -> HubError:
+    """The Hub's error for a Stripe refusal (without the key)."""
+    import stripe
+
+    if isinstance(error, stripe.CardError):
+        return HubError("PAYMENT_FAILED", error.user_message or "The card was declined",
+                        {"stripe_code": error.code, "decline_code": getattr(error, "decline_code", None)})
+    if isinstance(error, stripe.InvalidRequestError):
+        return HubError("BILLING_REQUEST_REFUSED", error.user_message or "Stripe refused the request",
+                        {"stripe_code": error.code, "param": error.param})
+    if isinstance(error, stripe.AuthenticationError):
+        log.error("billing: Stripe refused the secret key")
+        return HubError("BILLING_PROVIDER_UNAVAILABLE", "Stripe refused this Hub's credentials")
+    log.warning("billing: Stripe call failed: %s", type(error).__name__)
+    return HubError("BILLING_PROVIDER_UNAVAILABLE", "Stripe could not be reached; try again shortly",
+                    {"reason": type(error).__name__})
 
 
 def _plain(obj: Any) -> dict:
@@ -198,18 +215,27 @@ def _plain(obj: Any) -> dict:
 
 async def ensure_customer(hub, org_id: Any, email: str | None) -> tuple[Customer, bool]:
     """The organization's Stripe customer, created once (and the Stripe call made idempotent)."""
-    client = stripe_client(hub)
     existing = await Customer.for_org(org_id).first()
     if existing is not None:
         return existing, False
+    return await _store_customer(hub, org_id, await _create_stripe_customer(hub, org_id, email), email)
+
+
+async def _create_stripe_customer(hub, org_id: Any, email: str | None) -> str:
+    """A Stripe customer for the organization (the same one again within Stripe's idempotency
+    window of 24 hours); its id."""
     params: dict[str, Any] = {"metadata": {"org_id": str(org_id)}}
     if email:
         params["email"] = email
-    created = _plain(await stripe_call(client.v1.customers.create_async(
+    created = _plain(await stripe_call(stripe_client(hub).v1.customers.create_async(
         params=params, options={"idempotency_key": f"hub-customer-{org_id}"})))
+    return created["id"]
+
+
+async def _store_customer(hub, org_id: Any, stripe_customer_id: str, email: str | None) -> tuple[Customer, bool]:
     try:
         async with transaction():
-            customer = await Customer.create(org_id=org_id, stripe_customer_id=created["id"], email=email)
+            customer = await Customer.create(org_id=org_id, stripe_customer_id=stripe_customer_id, email=email)
             await hub.emit(org_id, "billing.customer.created", {"id": str(customer.id),
                                                             "stripe_customer_id": customer.stripe_customer_id})
     except IntegrityError:  # another request made it meanwhile
@@ -235,9 +261,14 @@ async def create_subscription(hub, org_id: Any, email: str | None, plan_name: st
     if await _live_subscription(org_id) is not None:
         raise conflict("The organization already has a subscription; change its plan with "
                        "PUT /api/v1/subscriptions/current")
-    customer, _ = await ensure_customer(hub, org_id, email)
+    # A declined card (402) writes nothing here: a new customer is stored only once its payment
+    # method is attached (Stripe gives the same customer back on the next try: idempotency key).
+    customer = await Customer.for_org(org_id).first()
+    stripe_customer_id = customer.stripe_customer_id if customer else await _create_stripe_customer(hub, org_id, email)
     await stripe_call(client.v1.payment_methods.attach_async(
-        payment_method_id, params={"customer": customer.stripe_customer_id}))
+        payment_method_id, params={"customer": stripe_customer_id}))
+    if customer is None:
+        customer, _ = await _store_customer(hub, org_id, stripe_customer_id, email)
     await stripe_call(client.v1.customers.update_async(
         customer.stripe_customer_id, params={"invoice_settings": {"default_payment_method": payment_method_id}}))
     created = _plain(await stripe_call(client.v1.subscriptions.create_async(params={
@@ -378,6 +409,19 @@ async def _org_for(hub, obj: dict, *, customer_id: str | None = None) -> uuid.UU
     if customer_id and await Customer.for_org(org_id).exists():
         return None  # the organization pays through another customer: not this one's
     return org_id
+
+
+def subscription_body(row: Subscription) -> dict:
+    """A subscription as the API shows it (SubscriptionOut)."""
+    from plugins.billing.schemas import SubscriptionOut
+
+    return SubscriptionOut(
+        id=str(row.id), provider=row.provider, stripe_subscription_id=row.stripe_subscription_id, plan=row.plan,
+        status=row.status, cancel_at_period_end=row.cancel_at_period_end,
+        current_period_start=row.current_period_start, current_period_end=row.current_period_end,
+        canceled_at=row.canceled_at, past_due_since=row.past_due_since, created_at=row.created_at,
+        updated_at=row.updated_at,
+    ).model_dump(mode="json")
 
 
 def _subscription_event(row: Subscription) -> dict:
@@ -607,3 +651,174 @@ async def _invoice_event_received(hub, kind: str, obj: dict, created: int) -> uu
             await reconcile(hub, org_id, "payment_failed")
             on_commit_invalidate(hub, org_id)
     return org_id
+
+
+# -- metered usage to Stripe -------------------------------------------------------------------------
+#
+# `meter_events` maps the Hub's metered units (core.record_usage: api_calls, ai_tokens, ...) to
+# the `event_name` of Stripe meters. Every `meter_interval_seconds` each process ticks; one of
+# them claims the window for each organization with a Stripe customer and enqueues its report
+# job. The job reports, per unit and month, what the core counted beyond what Stripe already
+# accepted (`MeterCursor.reported`): it writes the report (value, identifier, timestamp) as
+# pending first, sends it as a meter event, then adds it to `reported`. A report that failed
+# or whose answer was lost (a crash, a 500) stays pending and is sent again unchanged, with the
+# same identifier, which Stripe counts once.
+
+REPORT_JOB = "billing.report_usage"
+METER_NAMESPACE = uuid.UUID("0c3b7f52-5d1e-4f43-9a55-6a3e0b8f6d21")  # the Hub's meter event identifiers
+
+
+def meter_window(hub, now: float | None = None) -> int:
+    """The report window `now` falls in (unix seconds // meter_interval_seconds)."""
+    return int((time.time() if now is None else now) // settings(hub).meter_interval_seconds)
+
+
+def meter_identifier(org_id: Any, unit: str, period: str, window: int, reported: int) -> str:
+    """The meter event's identifier: the same for the same organization, unit, month, window
+    and units already accepted, so a retry or a second process sends the same event, and a
+    new one for every new report (`reported` grows)."""
+    return "hub_" + uuid.uuid5(METER_NAMESPACE, f"{org_id}:{unit}:{period}:{window}:{reported}").hex
+
+
+async def enqueue_usage_reports(hub, now: float | None = None) -> list:
+    """This window's report job for every organization with a Stripe customer (each claimed by
+    a conditional update: one process enqueues it, however many tick); the jobs enqueued."""
+    from core import enqueue
+
+    config = settings(hub)
+    if config.provider != "stripe" or not config.meter_events:
+        return []
+    window = meter_window(hub, now)
+    jobs = []
+    for customer_id, org_id in await Customer.filter(meter_window__lt=window).values_list("id", "org_id"):
+        if await Customer.filter(id=customer_id, meter_window__lt=window).update(meter_window=window):
+            jobs.append(await enqueue(org_id, REPORT_JOB, {"window": window}, hub=hub))
+    return jobs
+
+
+def _month_end(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+async def report_usage(hub, org_id: Any, window: int, now: float | None = None) -> dict[str, int]:
+    """Send the organization's metered units not yet accepted by Stripe as meter events; the
+    units sent per unit. Last month's late counts go too while its cursor exists."""
+    from core import usage_totals
+
+    config = settings(hub)
+    customer = await Customer.for_org(org_id).first()
+    if config.provider != "stripe" or not config.meter_events or customer is None:
+        return {}  # turned off since the job was enqueued
+    client = stripe_client(hub)
+    now_ts = int(time.time() if now is None else now)
+    today = datetime.fromtimestamp(now_ts, timezone.utc).date()
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    sent: dict[str, int] = {}
+    for month in (last_month, this_month):
+        period = f"{month:%Y-%m}"
+        units = config.meter_events
+        if month == last_month:  # only the units already reported for it (not a first report)
+            units = {unit: name for unit, name in units.items()
+                     if await MeterCursor.for_org(org_id).filter(unit=unit, period=period).exists()}
+            if not units:
+                continue
+        totals = await usage_totals(org_id, month, min(_month_end(month), today), hub=hub)
+        # the events' time: now, or the month's last second for last month's late units
+        month_end_ts = int(datetime(*(_month_end(month) + timedelta(days=1)).timetuple()[:3],
+                                    tzinfo=timezone.utc).timestamp()) - 1
+        for unit, event_name in units.items():
+            value = await _report_unit(client, customer, unit, event_name, period, totals.get(unit, 0), window,
+                                       min(now_ts, month_end_ts))
+            sent[unit] = sent.get(unit, 0) + value
+    return sent
+
+
+async def _cursor(org_id: Any, unit: str, period: str) -> MeterCursor:
+    cursor = await MeterCursor.for_org(org_id).filter(unit=unit, period=period).first()
+    if cursor is None:
+        try:
+            cursor = await MeterCursor.create(org_id=org_id, unit=unit, period=period)
+        except IntegrityError:  # another process made it meanwhile
+            cursor = await MeterCursor.for_org(org_id).get(unit=unit, period=period)
+    return cursor
+
+
+async def _report_unit(client, customer: Customer, unit: str, event_name: str, period: str, total: int,
+                       window: int, timestamp: int) -> int:
+    """Report one unit of one month: the pending report again, else the units beyond `reported`."""
+    cursor = await _cursor(customer.org_id, unit, period)
+    if cursor.pending_identifier is None:
+        value = total - cursor.reported
+        if value <= 0:
+            return 0
+        identifier = meter_identifier(customer.org_id, unit, period, window, cursor.reported)
+        claimed = await MeterCursor.filter(id=cursor.id, pending_identifier=None, reported=cursor.reported).update(
+            pending_identifier=identifier, pending_value=value, pending_timestamp=timestamp)
+        if not claimed:
+            return 0  # another process is reporting it
+        await cursor.refresh_from_db()
+    await _send_meter_event(client, event_name, customer.stripe_customer_id, cursor)
+    await MeterCursor.filter(id=cursor.id, pending_identifier=cursor.pending_identifier).update(
+        reported=cursor.reported + cursor.pending_value, pending_identifier=None, pending_value=None,
+        pending_timestamp=None)
+    log.info("billing: reported %s %s of %s for organization %s", cursor.pending_value, unit, period, customer.org_id)
+    return int(cursor.pending_value)
+
+
+async def _send_meter_event(client, event_name: str, stripe_customer_id: str, cursor: MeterCursor) -> None:
+    import stripe
+
+    params = {"event_name": event_name, "identifier": cursor.pending_identifier,
+              "timestamp": cursor.pending_timestamp,
+              "payload": {"stripe_customer_id": stripe_customer_id, "value": str(cursor.pending_value)}}
+    try:
+        await client.v1.billing.meter_events.create_async(params=params)
+    except stripe.StripeError as error:
+        message = str(getattr(error, "user_message", None) or "").lower()
+        if isinstance(error, stripe.InvalidRequestError) and "identifier" in message \
+                and ("exist" in message or "duplicate" in message):
+            return  # Stripe has this very event already (accepted before its answer was lost)
+        raise hub_error(error) from None
+
+
+# -- usage against the plan ----------------------------------------------------------------------------
+
+AGENT_RUNS = "agent_runs"  # what the AI agents count per run (POST /api/agents/{id}/execute)
+MEGABYTE = 1024 * 1024  # as the core's files count storage_mb
+
+
+async def usage_limits(hub, org_id: Any, plan_name: str) -> dict[str, dict] | None:
+    """Every limit of the organization's plan (the `hub_usage_limits` entries of
+    GET /api/v1/usage) against its current value; None for a plan outside the catalogue."""
+    from core import member_count, open_connections, storage_used, usage_totals
+
+    plan = catalogue(hub).get(plan_name)
+    if plan is None:
+        return None
+    today = utcnow().date()
+    month = await usage_totals(org_id, today.replace(day=1), today, hub=hub)
+    entries: dict[str, dict] = {}
+
+    def limit_of(field: str) -> dict:  # a limit the plan leaves unset is the Hub's configured one
+        value = getattr(plan, field)
+        return {} if value is None else {"limit": value}
+
+    for unit, field in MONTHLY_UNITS.items():
+        if unit in ("collaborators", "websocket_connections", "storage_mb"):
+            continue  # what is held now rather than counted over the month: below
+        entries[unit] = {**limit_of(field), "used": month.get(unit, 0), "period": "month"}
+    stored = await storage_used(org_id)  # bytes; a started megabyte counts
+    entries["storage_mb"] = {**limit_of("storage_mb"), "used": -(-stored // MEGABYTE), "period": "current"}
+    entries["collaborators"] = {**limit_of("collaborators"), "used": await member_count(org_id), "period": "current"}
+    entries["websocket_connections"] = {**limit_of("websocket_connections"), "period": "current",
+                                        "used": await open_connections(org_id, hub=hub)}
+    # The plan's rate limits (left to [rate_limits] when unset: then not listed). Requests are
+    # limited per user in a token bucket (each response's X-RateLimit-* headers): not counted here.
+    if plan.requests_per_hour is not None:
+        entries["requests_per_hour"] = {"limit": plan.requests_per_hour, "used": None, "period": "hour"}
+    if plan.ai_agent_calls_per_day is not None:
+        agent_runs = (await usage_totals(org_id, today, today, hub=hub)).get(AGENT_RUNS, 0)
+        entries["ai_agent_calls_per_day"] = {"limit": plan.ai_agent_calls_per_day, "used": agent_runs,
+                                             "period": "day"}
+    return entries

@@ -120,7 +120,25 @@ class BillingSettings(BaseModel):
     # the next invoice); "always_invoice" charges it at once; "none" does not prorate
     proration_behavior: Literal["create_prorations", "always_invoice", "none"] | None = None
     request_timeout_seconds: float = Field(20, gt=0, le=120)
+    # metered usage reported to Stripe as meter events: the Hub's metered unit -> the `event_name`
+    # of a Stripe meter, e.g. {api_calls = "hub_api_calls", ai_tokens = "hub_ai_tokens"}
+    # ({}: nothing is reported). Each organization with a Stripe customer is reported once
+    # every `meter_interval_seconds`, by a job on the workers.
+    meter_events: dict[str, str] = Field(default_factory=dict)
+    meter_interval_seconds: float = Field(3600, ge=1, le=86_400)
     plans: dict[str, Plan] = Field(default_factory=dict)
+
+    @field_validator("meter_events")
+    @classmethod
+    def _meter_events(cls, meter_events: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for unit, event_name in meter_events.items():
+            if not re.match(r"^[a-z][a-z0-9_]{0,63}$", unit):
+                raise ValueError(f"meter_events: {unit!r} is not a metered unit (lower_snake_case)")
+            if not 1 <= len(event_name) <= 100:
+                raise ValueError(f"meter_events: the event_name of {unit!r} must have 1 to 100 characters")
+        return meter_events
 
     @model_validator(mode="before")
     @classmethod

@@ -1,9 +1,11 @@
 """Running one execution: the job `workflows.execute` calls `run(ctx, execution_id)`.
 
 Durable step by step. A step's start (attempt counted, input) and its end (status, output) are
-each committed, with their events, before anything that depends on them is scheduled. A worker
-that dies mid-execution leaves its job to another (the core's jobs); that one reloads the steps:
-a finished step is never run again (its stored output is used), a step that was running runs
+each committed, with their events, before anything that depends on them is scheduled: the ends
+of the steps that just finished and the starts of the steps they made ready are one transaction
+(in a chain, one commit per step), written before those steps run. A worker that dies
+mid-execution leaves its job to another (the core's jobs); that one reloads the steps: a
+finished step is never run again (its stored output is used), a step that was running runs
 again with its attempt counted.
 
 Scheduling: a node is ready once every node with an edge into it has finished. It runs when at
@@ -71,6 +73,9 @@ class Runner:
         self.variables = {v["name"]: v.get("default_value") for v in definition.get("variables", [])}
         self.variables.update((execution.context or {}).get("variables") or {})
         self.principal = None
+        # Steps finished or skipped in memory, with their event's data, not committed yet: the
+        # loop commits them with the starts of the steps they make ready (`_commit`).
+        self.ended: list[tuple[ExecutionStep, dict]] = []
 
     async def load(self) -> None:
         for step in await ExecutionStep.filter(execution_id=self.execution.id):
@@ -97,21 +102,29 @@ class Runner:
         polled = time.monotonic()
         try:
             while True:
-                for node_id in self._ready(running):
-                    if len(running) >= limit:
-                        break
-                    try:
-                        inputs = self._inputs(node_id)
-                    except StepFailed as error:
-                        return await self._stop(running, "failed", str(error))
-                    if inputs is None:
-                        await self._skip(node_id)
-                        continue
+                starting: dict[str, dict] = {}
+                skipped = True
+                while skipped:  # skips make more nodes ready
+                    skipped = False
+                    for node_id in self._ready(running):
+                        if node_id in starting:
+                            continue
+                        if len(running) + len(starting) >= limit:
+                            break
+                        try:
+                            inputs = self._inputs(node_id)
+                        except StepFailed as error:
+                            return await self._stop(running, "failed", str(error))
+                        if inputs is None:
+                            self._skip(node_id)
+                            skipped = True
+                            continue
+                        starting[node_id] = inputs
+                if not starting and not running:
+                    break  # `_finish` commits the last ends with the execution's
+                await self._commit(starting)
+                for node_id, inputs in starting.items():
                     running[node_id] = asyncio.ensure_future(self._run_step(node_id, inputs))
-                if not running:
-                    if self._ready(running):
-                        continue  # skips made more nodes ready
-                    break
                 remaining = (deadline - utcnow()).total_seconds()
                 if remaining <= 0:
                     return await self._stop(running, "timeout", "The workflow ran past its timeout")
@@ -130,6 +143,11 @@ class Runner:
         except asyncio.CancelledError:
             for task in running.values():
                 task.cancel()
+            try:  # what finished is kept (the worker lost the job, or stops)
+                await self._commit({})
+            except Exception:
+                log.warning("could not record the steps execution %s finished before it stopped", execution.id,
+                            exc_info=True)
             raise
         return await self._finish()
 
@@ -201,18 +219,15 @@ class Runner:
     # -- one step ---------------------------------------------------------------------------------
 
     async def _run_step(self, node_id: str, inputs: dict) -> None:
+        """Run a step whose start `_commit` wrote (and its retries, each start written here); its
+        end is left in `self.ended` for the loop to commit."""
         node = self.graph.nodes[node_id]
         kind = self.hub.workflow_nodes.get(resolve_type(node["type"]))
         settings = node.get("settings") or {}
-        step = self.steps.get(node_id)
-        if step is None:  # written with its start, in one statement
-            step = self.steps[node_id] = ExecutionStep(
-                org_id=self.execution.org_id, execution_id=self.execution.id, node_id=node_id,
-                node_name=node.get("title") or node_id, node_type=node["type"])
-        attempts_left = max(1, settings.get("retries", 0) + 1 - step.attempt)
+        step = self.steps[node_id]
+        attempts_left = max(1, settings.get("retries", 0) + 2 - step.attempt)  # this attempt included
         while True:
             attempts_left -= 1
-            await self._step_started(step, inputs)
             node_ctx = NodeContext(self.execution.org_id, self.execution.created_by, self.hub, str(self.execution.id),
                                    self.principal)
             started = time.monotonic()
@@ -235,48 +250,71 @@ class Runner:
                     message = str(error) or type(error).__name__
                 if attempts_left > 0:
                     await asyncio.sleep(settings.get("retry_backoff_seconds", 1.0) * 2 ** max(0, step.attempt - 1))
+                    async with transaction():
+                        await self._write_start(step, inputs)
                     continue
                 if settings.get("continue_on_error"):
-                    await self._step_finished(step, "failed", {"main": {"error": message}}, node_ctx.usage, started, message)
+                    self._step_finished(step, "failed", {"main": {"error": message}}, node_ctx.usage, started, message)
                     return
-                await self._step_finished(step, "failed", None, node_ctx.usage, started, message)
+                self._step_finished(step, "failed", None, node_ctx.usage, started, message)
                 raise StepFailed(f"step {node_id} failed: {message}") from None
-            await self._step_finished(step, "completed", outputs, node_ctx.usage, started)
+            self._step_finished(step, "completed", outputs, node_ctx.usage, started)
             return
 
-    async def _step_started(self, step: ExecutionStep, inputs: dict) -> None:
-        async with transaction():
-            step.status, step.attempt, step.started_at = "running", step.attempt + 1, utcnow()
-            step.input_data, step.error_message, step.completed_at = _jsonable(inputs), None, None
-            await step.save()
-            await emit(self.execution.org_id, "workflow.execution.step_started", self._step_event(step), hub=self.hub)
+    async def _commit(self, starting: dict[str, dict]) -> None:
+        """One transaction: the steps that ended (with the execution's progress) and the starts
+        of `starting` (node id -> inputs), each with its event. Before any of those steps runs."""
+        if not self.ended and not starting:
+            return
+        ended, self.ended = self.ended, []
+        execution = self.execution
+        try:
+            async with transaction():
+                for step, event in ended:
+                    await step.save()
+                if ended:
+                    await Execution.filter(id=execution.id).update(progress=execution.progress, updated_at=utcnow())
+                for step, event in ended:
+                    await emit(execution.org_id, "workflow.execution.step_finished", event, hub=self.hub)
+                for node_id, inputs in starting.items():
+                    await self._write_start(self._step(node_id), inputs)
+        except BaseException:
+            self.ended = ended + self.ended  # still to write
+            raise
 
-    async def _step_finished(self, step: ExecutionStep, status: str, outputs: dict | None, usage: dict,
-                             started: float, error: str | None = None) -> None:
+    def _step(self, node_id: str) -> ExecutionStep:
+        step = self.steps.get(node_id)
+        if step is None:  # written with its start, in one statement
+            node = self.graph.nodes[node_id]
+            step = self.steps[node_id] = ExecutionStep(
+                org_id=self.execution.org_id, execution_id=self.execution.id, node_id=node_id,
+                node_name=node.get("title") or node_id, node_type=node["type"])
+        return step
+
+    async def _write_start(self, step: ExecutionStep, inputs: dict) -> None:
+        step.status, step.attempt, step.started_at = "running", step.attempt + 1, utcnow()
+        step.input_data, step.error_message, step.completed_at = _jsonable(inputs), None, None
+        await step.save()
+        await emit(self.execution.org_id, "workflow.execution.step_started", self._step_event(step), hub=self.hub)
+
+    def _step_finished(self, step: ExecutionStep, status: str, outputs: dict | None, usage: dict,
+                       started: float, error: str | None = None) -> None:
         step.status, step.output_data, step.error_message = status, outputs, error[:4000] if error else None
         step.completed_at, step.duration_ms = utcnow(), round((time.monotonic() - started) * 1000, 3)
         step.usage = usage
         if outputs is not None:
             self.outputs[step.node_id] = outputs
-        await self._save_step(step)
+        self._ended(step)
 
-    async def _skip(self, node_id: str) -> None:
-        node = self.graph.nodes[node_id]
-        step = self.steps.get(node_id) or ExecutionStep(
-            org_id=self.execution.org_id, execution_id=self.execution.id, node_id=node_id,
-            node_name=node.get("title") or node_id, node_type=node["type"])
+    def _skip(self, node_id: str) -> None:
+        step = self._step(node_id)
         step.status, step.completed_at = "skipped", utcnow()
-        self.steps[node_id] = step
-        await self._save_step(step)
+        self._ended(step)
 
-    async def _save_step(self, step: ExecutionStep) -> None:
-        execution = self.execution
+    def _ended(self, step: ExecutionStep) -> None:
         self._remember(step)
-        execution.progress = self._progress()
-        async with transaction():
-            await step.save()
-            await Execution.filter(id=execution.id).update(progress=execution.progress, updated_at=utcnow())
-            await emit(execution.org_id, "workflow.execution.step_finished", self._step_event(step), hub=self.hub)
+        self.execution.progress = self._progress()
+        self.ended.append((step, self._step_event(step)))
 
     def _progress(self) -> int:
         return int(100 * len(self.finished) / (len(self.graph.nodes) or 1))
@@ -301,16 +339,20 @@ class Runner:
         for task in running.values():
             task.cancel()
         await asyncio.gather(*running.values(), return_exceptions=True)
+        stopped = []
         for node_id in running:
             step = self.steps.get(node_id)
             if step is None or step.status != "running":
                 continue  # never started, or it finished just before the stop
             step.status, step.completed_at = ("timeout" if status == "timeout" else "cancelled"), utcnow()
             step.error_message = message
-            await step.save()
-        return await self._finish(status, message)
+            stopped.append(step)
+        return await self._finish(status, message, stopped)
 
-    async def _finish(self, status: str = "completed", message: str | None = None) -> dict:
+    async def _finish(self, status: str = "completed", message: str | None = None,
+                      stopped: list[ExecutionStep] = ()) -> dict:
+        """The execution's end, in one transaction with the steps that ended since the last
+        commit and the `stopped` ones (cancelled or timed out mid-run)."""
         execution = self.execution
         steps = list(self.steps.values())
         usage: dict[str, float] = {}
@@ -330,7 +372,12 @@ class Runner:
             "tokens_used": int(usage.get("tokens", 0)), "cost_estimate": round(usage.get("cost", 0), 6),
         }
         event = {"completed": "completed", "failed": "failed", "cancelled": "cancelled", "timeout": "timed_out"}[status]
+        ended, self.ended = self.ended, []
         async with transaction():
+            for step in [*(step for step, _ in ended), *stopped]:
+                await step.save()
+            for _, step_event in ended:
+                await emit(execution.org_id, "workflow.execution.step_finished", step_event, hub=self.hub)
             await execution.save()
             await emit(execution.org_id, f"workflow.execution.{event}", status_message(execution), hub=self.hub)
         if status in ("failed", "timeout"):

@@ -7,6 +7,7 @@ a port it leaves out sends nothing down its edges (how decision-logic picks a br
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -14,9 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core import HubError, call_function, is_unsafe_error, safe_client
+from core import HubError, call_function, is_unsafe_error, open_file, safe_client
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024  # the most a file-processor step may read
 
 
 class _Config(BaseModel):
@@ -227,6 +229,114 @@ async def _call(ctx, name: str, arguments: dict) -> Any:
     return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
 
 
+# -- files ----------------------------------------------------------------------------------------
+
+
+class FileProcessorConfig(_Config):
+    file_id: str = Field(max_length=64, description="a stored file (POST /api/files), e.g. '{{ inputs.file_id }}'")
+    format: Literal["auto", "csv", "json"] = Field("auto", description="auto: from the file's detected type")
+    delimiter: str = Field(",", min_length=1, max_length=1, description="csv: the field separator")
+    has_header: bool = Field(True, description="csv: the first row names the fields (else column_1, column_2...)")
+    max_rows: int = Field(1000, ge=1, le=100_000, description="rows read at most (row_count says how many came)")
+    select: list[str] = Field(default_factory=list, max_length=100, description="only these fields of each row")
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=MAX_FILE_BYTES, description="a larger file fails the step")
+
+
+CSV_TYPES = {"text/csv", "text/plain", "text/tab-separated-values"}
+
+
+async def file_processor(ctx, config: FileProcessorConfig, inputs: dict) -> dict:
+    """Rows of a stored CSV or JSON file of the organization, read as a stream (a CSV is parsed
+    as it arrives and reading stops at `max_rows`; a JSON file is at most `max_bytes`)."""
+    try:
+        reader = await open_file(ctx.org_id, config.file_id, shared=True, hub=ctx.hub)
+    except HubError:
+        raise LookupError(f"file {config.file_id} not found in this organization") from None
+    info = reader.info
+    if info.size > config.max_bytes:
+        raise ValueError(f"file {info.name} is {info.size} bytes, over this step's max_bytes ({config.max_bytes})")
+    kind = config.format
+    if kind == "auto":
+        kind = "json" if info.content_type == "application/json" else "csv" if info.content_type in CSV_TYPES else None
+        if kind is None:
+            raise ValueError(f"file {info.name} is {info.content_type}: only CSV and JSON files can be processed")
+    elif info.content_type not in CSV_TYPES | {"application/json"}:
+        raise ValueError(f"file {info.name} is {info.content_type}, not {kind}")
+    rows, truncated = await (_json_rows if kind == "json" else _csv_rows)(reader, config)
+    if config.select:
+        rows = [{name: row.get(name) for name in config.select} for row in rows]
+    return {"main": {"rows": rows, "row_count": len(rows), "truncated": truncated,
+                     "file": {"id": str(info.id), "name": info.name, "content_type": info.content_type,
+                              "size": info.size, "format": kind}}}
+
+
+def _complete_records(text: str) -> tuple[list[str], str]:
+    """The CSV records that `text` completes and the rest: a newline ends a record unless it
+    sits inside quotes (an odd number of quotes before it in the record; "" escapes keep pairs)."""
+    records, start, position, quoted = [], 0, 0, False
+    while (newline := text.find("\n", position)) >= 0:
+        quoted ^= text.count('"', position, newline) % 2 == 1
+        position = newline + 1
+        if not quoted:
+            records.append(text[start:position])
+            start = position
+    return records, text[start:]
+
+
+async def _csv_rows(reader, config: FileProcessorConfig) -> tuple[list[dict], bool]:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    header: list[str] | None = None
+    rows: list[dict] = []
+    pending, received = "", 0
+
+    def take(records: list[str]) -> bool:
+        """Add the records' rows; True once max_rows is passed (more rows exist)."""
+        nonlocal header
+        for values in csv.reader(records, delimiter=config.delimiter):
+            if not values:
+                continue  # a blank line
+            if header is None:
+                if config.has_header:
+                    header = [name.strip() or f"column_{i}" for i, name in enumerate(values, 1)]
+                    continue
+                header = []
+            if len(rows) == config.max_rows:
+                return True
+            names = header + [f"column_{i}" for i in range(len(header) + 1, len(values) + 1)]
+            rows.append({name: (values[i] if i < len(values) else None) for i, name in enumerate(names)})
+        return False
+
+    try:
+        async for chunk in reader:
+            received += len(chunk)
+            if received > config.max_bytes:
+                raise ValueError(f"file {reader.info.name} is over this step's max_bytes ({config.max_bytes})")
+            records, pending = _complete_records(pending + decoder.decode(chunk))
+            if take(records):
+                return rows, True
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ValueError(f"file {reader.info.name} is not UTF-8 text") from None
+    except csv.Error as error:
+        raise ValueError(f"file {reader.info.name} is not valid CSV: {error}") from None
+    return rows, take([pending]) if pending.strip() else False
+
+
+async def _json_rows(reader, config: FileProcessorConfig) -> tuple[list[dict], bool]:
+    content = bytearray()
+    async for chunk in reader:
+        content += chunk
+        if len(content) > config.max_bytes:
+            raise ValueError(f"file {reader.info.name} is over this step's max_bytes ({config.max_bytes})")
+    try:
+        data = json.loads(content)
+    except ValueError as error:
+        raise ValueError(f"file {reader.info.name} is not valid JSON: {error}") from None
+    items = data if isinstance(data, list) else [data]
+    rows = [item if isinstance(item, dict) else {"value": item} for item in items[: config.max_rows]]
+    return rows, len(items) > config.max_rows
+
+
 NODE_TYPES = (
     # name, description, config model, run, inputs, outputs
     ("workflows.webhook-trigger", "Starts a workflow with a webhook's payload", TriggerConfig, pass_through, (), ("main",)),
@@ -243,5 +353,7 @@ NODE_TYPES = (
     ("workflows.function-call", "Calls a hub function of any enabled plugin", FunctionConfig, function_call,
      ("main",), ("main",)),
     ("workflows.database-query", "Reads data through a read-only hub function", FunctionConfig, database_query,
+     ("main",), ("main",)),
+    ("workflows.file-processor", "Reads the rows of a stored CSV or JSON file", FileProcessorConfig, file_processor,
      ("main",), ("main",)),
 )

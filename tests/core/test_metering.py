@@ -43,7 +43,7 @@ async def test_usage_has_seed_003_shape_and_counts_api_calls(client, admin):
         assert (await client.get("/api/auth/me", headers=admin.headers)).status_code == 200
     status, body = await usage(client, admin)
     assert status == 200, body
-    assert set(body) == {"period", "metrics", "quota"}
+    assert set(body) == {"period", "metrics", "quota", "plan", "limits"}  # seed 003's, and the plan's limits
     assert set(body["period"]) == {"start", "end"}
     assert set(body["metrics"]) == {"api_calls", "recommendations_served", "items_indexed", "average_latency_ms"}
     assert set(body["quota"]) == {"api_calls_limit", "api_calls_used", "percentage_used"}
@@ -54,6 +54,8 @@ async def test_usage_has_seed_003_shape_and_counts_api_calls(client, admin):
     assert body["metrics"]["recommendations_served"] == 0
     assert body["metrics"]["average_latency_ms"] > 0
     assert body["quota"] == {"api_calls_limit": 2_000_000, "api_calls_used": 3, "percentage_used": 0.0}
+    assert body["limits"]["api_calls"] == {"limit": 2_000_000, "used": 3, "remaining": 1_999_997,
+                                           "percentage_used": 0.0, "period": "month"}
 
 
 async def test_requests_with_api_keys_count_for_the_organization_and_organizations_are_separate(

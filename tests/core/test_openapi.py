@@ -104,6 +104,14 @@ def _json_body_schema(operation: dict) -> dict:
     return operation["requestBody"]["content"]["application/json"]["schema"]
 
 
+def _body_schema(operation: dict) -> dict | None:
+    """The request body's schema: JSON, multipart/form-data for an upload (POST /api/files), or a
+    form (a provider's callback, e.g. Twilio's delivery reports)."""
+    content = operation.get("requestBody", {}).get("content", {})
+    return (content.get("application/json") or content.get("multipart/form-data")
+            or content.get("application/x-www-form-urlencoded") or {}).get("schema")
+
+
 async def test_validated_bodies_have_schemas(app, spec):
     """Each route that validates a JSON body documents that body's schema."""
     checked = 0
@@ -113,7 +121,7 @@ async def test_validated_bodies_have_schemas(app, spec):
             continue
         operation = spec["paths"][path][method.lower()]
         assert "requestBody" in operation, f"{method} {path}"
-        schema = _json_body_schema(operation)
+        schema = _body_schema(operation)
         free_form = schema.get("additionalProperties") is True and schema.get("description")  # a webhook's body
         assert schema.get("properties") or schema.get("$ref") or free_form, f"{method} {path}: {schema}"
         checked += 1
@@ -254,7 +262,7 @@ async def test_every_operation_documents_itself(app, spec):
             problems.append(f"{where}: query parameters {declared}, the view reads {expected}")
 
         if method in ("POST", "PUT", "PATCH"):
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            body = _body_schema(operation)
             resolved = _resolve(spec, body) if body else {}
             # a body of any shape (a webhook's) says so: additionalProperties and a description
             free_form = resolved.get("additionalProperties") is True and resolved.get("description")

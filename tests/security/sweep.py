@@ -21,6 +21,7 @@ path before it, e.g. a job).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import uuid
@@ -48,6 +49,8 @@ VALUES: dict[str, Any] = {
     "capabilities": [],  # names of hub functions, checked when an agent is saved
     "toolChoice": "auto",  # auto, none, required or one of the capabilities
     "preview_image": "https://example.com/preview.png",  # an https URL (a template's picture)
+    "plan": "starter",  # a plan of the billing catalogue (starter: the limits a new organization has)
+    "media_urls": ["https://example.com/sweep.png"],  # an SMS's pictures: https URLs only
 }
 # Property -> the list whose first entry is a valid value (what the server has, not an organization).
 LISTED: dict[str, str] = {
@@ -67,6 +70,12 @@ FACTORIES: dict[str, tuple[str, str]] = {
     # a workflow: the Hub's (the n8n API shows the same workflows under the same ids)
     "workflow_id": ("POST /api/workflows", "id"),
     "workflow_version": ("POST /api/workflows", "version"),
+    # a stored file: an upload (multipart/form-data: `Tenant.uploads` sends a small CSV)
+    "file_id": ("POST /api/files", "id"),
+    # a subscription: an admin's plan assignment (the local provider records it as one)
+    "subscription_id": ("PUT /api/v1/billing/plan", "subscription_id"),
+    # a message: an email queued (no SMTP connected: its job fails it, and it stays)
+    "message_id": ("POST /api/v1/messages/email", "id"),
 }
 # GET operations whose answer changes with every request anyone makes, so they are no part of
 # what an organization "has" (the request counters of metering, the server's own health).
@@ -161,6 +170,12 @@ class Operation:
         """The JSON request body's schema (unresolved), or None."""
         content = self.spec.get("requestBody", {}).get("content", {})
         return content.get("application/json", {}).get("schema")
+
+    @property
+    def multipart(self) -> dict | None:
+        """The multipart/form-data request body's schema (unresolved): an upload, or None."""
+        content = self.spec.get("requestBody", {}).get("content", {})
+        return content.get("multipart/form-data", {}).get("schema")
 
     @property
     def query(self) -> list[dict]:
@@ -485,6 +500,15 @@ class Tenant:
         self.values.fill = fill
         return self.values.value(operation.body, full=full)
 
+    def uploads(self, operation: Operation) -> dict:
+        """A file for each binary property of an upload's multipart body (a CSV carrying the mark)."""
+        from quart.datastructures import FileStorage
+
+        schema = self.kit.document.resolve(operation.multipart)
+        return {name: FileStorage(io.BytesIO(f"name\n{self.values.token()}\n".encode()), filename="sweep.csv",
+                                  content_type="text/csv")
+                for name, part in schema.get("properties", {}).items() if part.get("format") == "binary"}
+
     async def _create(self, family: Family) -> str:
         """The resource, made with every property (else the required ones); its id."""
         operation = family.create
@@ -492,8 +516,12 @@ class Tenant:
             path = await self.path(operation)
             failures = []
             for full in (True, False):
-                body = await self.body(operation, full=full, creating=family.parameter)
-                response, answer = await self.api.request(operation.method, path, body)
+                if operation.multipart is not None:  # an upload: a small CSV in each binary part
+                    body = None
+                    response, answer = await self.api.request(operation.method, path, files=self.uploads(operation))
+                else:
+                    body = await self.body(operation, full=full, creating=family.parameter)
+                    response, answer = await self.api.request(operation.method, path, body)
                 if 200 <= response.status_code < 300:
                     break
                 failures.append(f"{response.status_code} {answer}")

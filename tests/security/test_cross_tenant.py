@@ -21,6 +21,13 @@ NOT_COVERED = {
     "PUT /api/v1/plugins/{name}": "a plugin's name is the server's, not an organization's: the switch acts on "
                                   "the caller's own organization (tests/core/test_plugins.py)",
     "GET /v1/models/{model_id}": "the models are the server's, the same for every organization",
+    **{name: "an integration's id names the server's catalogue; each organization's connection to it is its "
+             "own (tests/core/test_integrations.py)"
+       for name in ("GET /api/integrations/{integration_id}", "POST /api/integrations/{integration_id}/connect",
+                    "POST /api/integrations/{integration_id}/test",
+                    "POST /api/integrations/{integration_id}/disconnect")},
+    "GET /api/v1/invoices/{invoice_id}": "invoices come from Stripe only (none without it): another organization's "
+                                         "is 404 against localstripe (tests/plugins/billing/test_stripe.py)",
     **{f"{method} /n8n/{kind}/{{path}}": "a webhook URL names the workflow itself (public by design, found by its "
        "path; tests/plugins/n8n/test_webhooks.py)"
        for method in ("DELETE", "GET", "PATCH", "POST", "PUT") for kind in ("webhook", "webhook-test")},

@@ -47,6 +47,8 @@ OPTIONAL_BODIES = {
     "POST /api/auth/logout": "the refresh token to revoke too is optional",
     "POST /api/v1/webhooks/{webhook_id}/secret": "without one, a new secret is generated",
     "POST /api/v1/webhooks/{webhook_id}/test": "without one, the test event is sent",
+    "POST /api/integrations/{integration_id}/test": "without one, the stored connection is tested",
+    "POST /api/integrations/{integration_id}/disconnect": "the reason is optional",
 }
 RAW = "\x01raw{}\x01"  # a placeholder replaced by JSON text json.dumps cannot write (1e400, NaN)
 

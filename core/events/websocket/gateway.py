@@ -93,9 +93,10 @@ class Gateway:
         self.channel = CHANNEL.format(db=0)
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
-        # Events published at the same moment (the dispatcher's lanes, many jobs at once) go to
-        # Redis in one pipeline; each sink call still waits for its own publish.
-        self._unpublished: list[tuple[str, asyncio.Future]] = []
+        # Events to publish, in order, with what to deliver here if publishing fails: one task
+        # sends all that queued while it sent the last ones, in one pipeline (the dispatcher's
+        # lanes do not wait for Redis between events).
+        self._unpublished: list[tuple[str, tuple | None]] = []
         self._publisher: asyncio.Task | None = None
         self.stats: dict[str, int] = {
             "accepted": 0, "rejected": 0, "closed": 0, "events": 0, "remote_events": 0,
@@ -144,6 +145,8 @@ class Gateway:
         self._tasks = []
         if self._background:  # releases of sockets that just closed
             await asyncio.gather(*tuple(self._background), return_exceptions=True)
+        if self._publisher is not None and not self._publisher.done():
+            await asyncio.wait([self._publisher], timeout=5)
         if self.redis is not None:
             held = self._held()
             try:
@@ -238,26 +241,23 @@ class Gateway:
         self.stats["events"] += 1
         text = encode(event.to_message())
         if self.redis is not None:
-            try:
-                await self._publish(f"{self.node}\n{event.org_id}\n{text}")
-                if self._pubsub is not None:
-                    return  # delivered to this process's sockets by the subscriber, in order
-            except Exception as error:
-                self.stats["publish_failures"] += 1
-                log.warning("could not publish event %s to Redis (%s); delivering locally only", event.type, error)
+            local = (event.org_id, event.type, event.data, text)
+            if self._pubsub is not None:
+                # This process's sockets get it from the subscriber, in order (or from the
+                # publisher, here, if publishing fails).
+                self._publish(f"{self.node}\n{event.org_id}\n{text}", local)
+                return
+            self._publish(f"{self.node}\n{event.org_id}\n{text}", None)
         self.dispatch(event.org_id, event.type, event.data, text)
 
-    async def _publish(self, payload: str) -> None:
-        loop = asyncio.get_running_loop()
-        published = loop.create_future()
-        self._unpublished.append((payload, published))
+    def _publish(self, payload: str, local: tuple | None) -> None:
+        self._unpublished.append((payload, local))
         if self._publisher is None or self._publisher.done():
-            self._publisher = loop.create_task(self._publish_pending(), name="hub-ws-publisher")
-        await published
+            self._publisher = asyncio.get_running_loop().create_task(self._publish_pending(), name="hub-ws-publisher")
 
     async def _publish_pending(self) -> None:
         await asyncio.sleep(0)  # let the sinks running now add theirs
-        while self._unpublished:
+        while self._unpublished and self.redis is not None:
             batch, self._unpublished = self._unpublished, []
             try:
                 if len(batch) == 1:
@@ -268,13 +268,11 @@ class Gateway:
                             pipe.publish(self.channel, payload)
                         await pipe.execute()
             except Exception as error:
-                for _, published in batch:
-                    if not published.done():
-                        published.set_exception(error)
-            else:
-                for _, published in batch:
-                    if not published.done():
-                        published.set_result(None)
+                self.stats["publish_failures"] += len(batch)
+                log.warning("could not publish %d event(s) to Redis (%s); delivering locally only", len(batch), error)
+                for _, local in batch:
+                    if local is not None:
+                        self.dispatch(*local)
 
     def _on_published(self, payload: bytes | str) -> None:
         if isinstance(payload, bytes):
@@ -364,6 +362,13 @@ class Gateway:
 def gateway_of(app_or_hub: Any) -> Gateway:
     hub = app_or_hub.extensions["hub"] if "hub" in getattr(app_or_hub, "extensions", {}) else app_or_hub
     return hub.extensions["websocket"]
+
+
+async def open_connections(org_id: Any, *, hub: Any = None) -> int:
+    """How many WebSocket connections the organization holds open now, in every process when
+    Redis counts them (the number its plan's `websocket_connections` limit is checked against)."""
+    gateway = (hub or current_hub()).extensions["websocket"]
+    return await gateway.slots.count(str(org_id))
 
 
 def current_gateway() -> Gateway:

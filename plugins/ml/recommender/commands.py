@@ -2,7 +2,8 @@
 line (hook hub_commands), as `POST /api/v1/recommender/training` does: the version is recorded
 and its training job enqueued (service.trigger_training). Without Redis the job runs in this
 process; with Redis a `hub worker` runs it. The command prints the job's progress and waits:
-exit 0 when the version is ready (and active), 1 with the reason when it failed.
+exit 0 when the version is ready (and active, unless it scored below popularity on its holdout
+and --force was not given), 1 with the reason when it failed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def register_commands(register) -> None:
         (("--embedding-dim",), {"type": int, "help": "vector size (hyperparameter embedding_dim)"}),
         (("--param",), {"action": "append", "default": [], "metavar": "NAME=VALUE",
                         "help": "any other hyperparameter, e.g. --param ranker_rounds=0 (repeatable)"}),
+        (("--force",), {"action": "store_true", "help": "serve the model even if it scores below popularity"}),
     ])
 
 
@@ -61,7 +63,8 @@ async def train(args, hub) -> int:
     if not await hub.plugin_enabled_for(org, "recommender"):
         return _failed(f"the recommender is switched off for organization {org}")
     try:
-        training = TrainingConfig(model_type=args.model_type, hyperparameters=_hyperparameters(args))
+        training = TrainingConfig(model_type=args.model_type, hyperparameters=_hyperparameters(args),
+                                  force=args.force)
     except (ValueError, ValidationError) as error:  # pydantic's message names the field
         return _failed(str(error).replace("\n", " "))
     interactions = await service.interactions_between(org, None, None).count()
@@ -76,7 +79,8 @@ async def train(args, hub) -> int:
         return _failed(f"model {version} failed: {row.error or 'no reason recorded'}")
     figures = ", ".join(f"{name} {value}" for name, value in (row.metrics or {}).items()
                         if isinstance(value, (int, float)))
-    print(f"Model {version} ({row.model_type}) is ready and active after {time.monotonic() - started:.1f} s"
+    state = "ready and active" if row.is_active else "ready but not active (it scored below popularity)"
+    print(f"Model {version} ({row.model_type}) is {state} after {time.monotonic() - started:.1f} s"
           + (f": {figures}" if figures else ""))
     return 0
 

@@ -19,8 +19,13 @@ vectors go into the ANN index.
 
 How a request is served (`recommend`): the user's stored interactions plus the newer ones the
 caller passes are folded into a user vector (closed-form iALS solve), candidates come from the ANN
-index, from co-occurrence with the user's latest items and from the popular items, the ranker
-orders them and its margin, squashed into (0, 1), is the score.
+index, from co-occurrence with the user's latest items, from the popular items and, when bought
+items may be offered again, from the user's own purchases; the ranker orders them and its margin,
+scaled to [0, 1] over the request's candidates (1 = the best), is the score.
+
+Repeat purchases: `train(repurchase=None)` measures the log's repeat-purchase rate and decides
+(evaluation.py); a repurchase model's ranker learns from each user's last order(s) with the repeat
+features of ranker.py. Every training run is scored on a time-based holdout first (evaluation.py).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import scipy.sparse as sp
 import xgboost
 
 from .ann import DEFAULT_PARAMS as ANN_DEFAULTS, AnnIndex
+from . import evaluation
 from .content import embed_token_lists, item_tokens
 from .factorization import ImplicitALS, TwoTower
 from .hyperparameters import (  # noqa: F401 - the engine's names for them
@@ -46,7 +52,15 @@ from .hyperparameters import (  # noqa: F401 - the engine's names for them
     INTEGER_HYPERPARAMETERS,
     check as check_hyperparameters,
 )
-from .ranker import FEATURE_NAMES, SparseScores, UserContext, candidate_features, cooccurrence_scores
+from .ranker import (
+    BASE_FEATURES,
+    FEATURE_NAMES,
+    SparseScores,
+    UserContext,
+    candidate_features,
+    cooccurrence_scores,
+    repeat_candidates,
+)
 from .signals import ItemSignals, Sequences, with_appended_rows, with_empty_rows
 
 INTERACTION_TYPES = ("view", "click", "purchase", "like", "dislike", "add_to_cart", "remove_from_cart")
@@ -84,6 +98,10 @@ DEFAULT_HYPERPARAMETERS: dict[str, float | int] = {
     "ranker_holdout": 1,  # latest positive interactions per user the ranker learns to predict
     "ranker_max_users": 20_000,  # users sampled to train the ranker (bounds training time)
     "cold_start_ridge": 1.0,  # ridge penalty of the content -> item vector map
+    "candidates_repurchase": 100,  # the user's own earlier purchases offered again (repurchase on)
+    # users whose last order is held out to score the run (evaluation.py); 0: no evaluation,
+    # one model trained instead of two
+    "evaluation_users": 2_000,
     # The ANN index (ann.py): "ivf" (partitions; their count, 0 = auto, and how many a query
     # scans) or "hnsw" (links per node, build-time and search-time beam widths).
     "ann_method": ANN_DEFAULTS["method"],
@@ -130,6 +148,8 @@ class Recommendation:
     embedding_distance: float
     category: str | None
     created_at: float | None
+    # "popular" when the user gave the model nothing to go on (unknown user, no usable history)
+    fallback: str | None = None
 
 
 ProgressCallback = Callable[[float, str, dict], None]
@@ -168,10 +188,6 @@ def first_eligible(order: np.ndarray, eligible: np.ndarray, count: int) -> np.nd
         if len(found) >= count or window >= len(order):
             return found[:count]
         window *= 4
-
-
-def _sigmoid(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(values, -30, 30)))
 
 
 class _Vocabulary:
@@ -360,6 +376,7 @@ class RecommenderModel:
         signals.popularity = grown("popularity", signals.popularity, np.zeros(total - n, np.float32))
         signals.first_seen = grown("first_seen", signals.first_seen, np.full(total - n, np.nan))
         signals.positive_share = grown("positive_share", signals.positive_share, np.ones(total - n, np.float32))
+        signals.reorder_rate = grown("reorder_rate", signals.reorder_rate, np.zeros(total - n, np.float32))
         signals.category = grown("category", signals.category, category)
         signals.created_at = grown("created_at", signals.created_at, created)
         signals.content = grown("content", signals.content, content)
@@ -437,12 +454,19 @@ class RecommenderModel:
     def recommend(self, user_id: str, count: int, *, history: InteractionLog | None = None,
                   categories: set[str] | None = None, exclude_item_ids: set[str] = frozenset(),
                   exclude_seen_purchases: bool = True, min_score: float | None = None,
-                  exclude_seen: bool = True) -> list[Recommendation]:
+                  exclude_seen: bool = True, now: float | None = None) -> list[Recommendation]:
         """The top `count` items for the user, scores in [0, 1] descending.
 
+        A score is calibrated per request: 1 is the best candidate of this request, 0 the weakest
+        one considered, linear in the ranker's margin in between (so `min_score` 0.5 keeps the
+        upper half of the range and never empties a list on its own). Scores compare items
+        within one answer, not across users or model versions.
+
         Items the user disliked are never recommended; items they purchased are left out when
-        `exclude_seen_purchases` (durable goods) and allowed otherwise (consumables); any other
-        item they already interacted with is left out when `exclude_seen`."""
+        `exclude_seen_purchases` (durable goods) and allowed otherwise (consumables), and then
+        they are candidates themselves; any other item they already interacted with is left out
+        when `exclude_seen`. `now` (unix seconds, default the clock) is when the next order
+        happens, for the days-since features of repeat purchases."""
         state = self._state
         n_items = len(state.item_ids)
         if count <= 0 or not n_items:
@@ -474,8 +498,11 @@ class RecommenderModel:
 
         if context is None or not np.any(context.vector):
             return self._popular(state, count, eligible, min_score)
+        context.query_time = max(context.reference_time, time.time() if now is None else float(now))
+        repeats = (np.zeros(0, np.int64) if exclude_seen_purchases
+                   else repeat_candidates(context, int(self.hyperparameters.get("candidates_repurchase", 100))))
         candidates, cooccurrence = self._candidates(state, context, count, eligible,
-                                                    None if categories is not None else blocked)
+                                                    None if categories is not None else blocked, repeats)
         if not len(candidates):
             return self._popular(state, count, eligible, min_score)
         features = candidate_features(state.signals, state.item_vectors, state.popular_rank,
@@ -483,6 +510,8 @@ class RecommenderModel:
         scores, tie_breaker = self._score(features)
         order = np.lexsort((-tie_breaker, -scores))
         candidates, scores, features = candidates[order], scores[order], features[order]
+        spread = scores[0] - scores[-1]
+        scores = (scores - scores[-1]) / spread if spread > 0 else np.ones(len(scores))
         if min_score is not None:
             keep = scores >= min_score
             candidates, scores, features = candidates[keep], scores[keep], features[keep]
@@ -492,7 +521,7 @@ class RecommenderModel:
                 for row, score, distance in zip(candidates, scores, distances)]
 
     def _candidates(self, state: _Serving, context: UserContext, count: int, eligible: np.ndarray,
-                    blocked: np.ndarray | None) -> tuple[np.ndarray, SparseScores]:
+                    blocked: np.ndarray | None, repeats: np.ndarray) -> tuple[np.ndarray, SparseScores]:
         """`blocked`: the only rows `eligible` leaves out, or None when a category filter does."""
         hp = self.hyperparameters
         query = np.append(context.vector, 0.0).astype(np.float32)
@@ -505,7 +534,7 @@ class RecommenderModel:
         cooccurrence = cooccurrence_scores(state.signals, context.recent_positive())
         co_rows = cooccurrence.top(int(hp["candidates_cooccurrence"]), eligible)
         popular = first_eligible(state.popular_order, eligible, int(hp["candidates_popular"]))
-        candidates = np.unique(np.concatenate([model_rows, co_rows, popular]).astype(np.int64))
+        candidates = np.unique(np.concatenate([model_rows, co_rows, popular, repeats]).astype(np.int64))
         return candidates[eligible[candidates]], cooccurrence
 
     def _score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -520,27 +549,30 @@ class RecommenderModel:
         blend = np.clip(0.5 + 0.5 * blend, 0.0, 1.0)
         if self.ranker is None:
             return blend, blend
-        margins = self.ranker.inplace_predict(features)
-        return _sigmoid(np.asarray(margins, np.float64)), blend
+        # a ranker reads the columns it was trained on (those of older models come first)
+        margins = self.ranker.inplace_predict(features[:, :self.ranker.num_features()])
+        return np.asarray(margins, np.float64), blend
 
     def _popular(self, state: _Serving, count: int, eligible: np.ndarray,
                  min_score: float | None) -> list[Recommendation]:
         rows = first_eligible(state.popular_order, eligible, count)
-        top = float(state.signals.popularity[state.popular_order[0]])
-        # Popular items score by their share of the top item's popularity; with no interactions
-        # at all every item scores the same neutral 0.5.
-        scores = state.signals.popularity[rows] / top if top > 0 else np.full(len(rows), 0.5)
-        result = [self._recommendation(state, row, float(score), 1.0) for row, score in zip(rows, scores)]
+        top = float(state.signals.popularity[rows[0]]) if len(rows) else 0.0
+        # Popular items score by their share of the best offered item's popularity (1 for the
+        # first); with no interactions at all every item scores 1.
+        scores = state.signals.popularity[rows] / top if top > 0 else np.ones(len(rows))
+        result = [self._recommendation(state, row, float(score), 1.0, fallback="popular")
+                  for row, score in zip(rows, scores)]
         return [item for item in result if min_score is None or item.score >= min_score]
 
-    def _recommendation(self, state: _Serving, row: int, score: float, distance: float) -> Recommendation:
+    def _recommendation(self, state: _Serving, row: int, score: float, distance: float,
+                        fallback: str | None = None) -> Recommendation:
         category_id = int(state.signals.category[row])
         created = state.signals.created_at[row]
         return Recommendation(
             item_id=state.item_ids[row], score=float(min(max(score, 0.0), 1.0)),
             embedding_distance=float(distance),
             category=self.categories.names[category_id] if category_id >= 0 else None,
-            created_at=None if np.isnan(created) else float(created))
+            created_at=None if np.isnan(created) else float(created), fallback=fallback)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
@@ -665,13 +697,19 @@ class _Embedder:
         return fold_in_user(self.model_type, self.hp, item_vectors, gram, items, weights)
 
 
-def _holdout_mask(sequences: Sequences, per_user: int) -> np.ndarray:
-    """True on each user's last `per_user` positive interactions (users keep at least one)."""
+def _holdout_mask(sequences: Sequences, per_user: int, by_order: bool = False) -> np.ndarray:
+    """True on each user's last `per_user` positive interactions (users keep at least one), or
+    with `by_order` on those of the user's last `per_user` orders (timestamps; users keep one)."""
     held = np.zeros(len(sequences.items), bool)
     for user in range(len(sequences.indptr) - 1):
         start, stop = sequences.indptr[user], sequences.indptr[user + 1]
         positive = start + np.flatnonzero(sequences.weights[start:stop] > 0)
-        if len(positive) >= 2:
+        if by_order:
+            orders = np.unique(sequences.timestamps[positive])
+            if len(orders) >= 2:
+                cutoff = orders[-min(per_user, len(orders) - 1)]
+                held[positive[sequences.timestamps[positive] >= cutoff]] = True
+        elif len(positive) >= 2:
             held[positive[-min(per_user, len(positive) - 1):]] = True
     return held
 
@@ -687,9 +725,14 @@ def _exact_top(item_vectors: np.ndarray, vector: np.ndarray, count: int, eligibl
 
 
 def _ranker_queries(full: Sequences, held: np.ndarray, embedder: _Embedder, item_vectors: np.ndarray,
-                    signals: ItemSignals, hp: dict, progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    signals: ItemSignals, hp: dict, progress,
+                    repurchase: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and query ids: one query per held-out interaction, its history being
-    everything the user did before it, its candidates those the generators propose."""
+    everything the user did before it, its candidates those the generators propose.
+
+    With `repurchase` a query is a held-out order (every item of it is a right answer), its
+    history the user's earlier orders, and the user's purchased items are candidates too: as
+    served to a tenant whose customers buy again."""
     n_items = item_vectors.shape[0]
     gram = item_vectors.T @ item_vectors + hp["regularization"] * np.eye(item_vectors.shape[1], dtype=np.float32)
     popular_order = np.lexsort((-np.nan_to_num(signals.first_seen, nan=-np.inf), -signals.popularity))
@@ -705,28 +748,46 @@ def _ranker_queries(full: Sequences, held: np.ndarray, embedder: _Embedder, item
     if len(users) > limit:
         users = np.sort(rng.choice(users, limit, replace=False))
     features, labels, groups = [], [], []
+    width = len(FEATURE_NAMES) if repurchase else BASE_FEATURES
     for done, user in enumerate(users):
         start = full.indptr[user]
-        items, weights, times, _ = full.user(user)
-        for position in np.flatnonzero(held[start:full.indptr[user + 1]]):
+        items, weights, times, kinds = full.user(user)
+        positions = np.flatnonzero(held[start:full.indptr[user + 1]])
+        if repurchase:  # one query per held-out order: its first position and all its items
+            order_times = times[positions]
+            positions = positions[np.r_[True, order_times[1:] != order_times[:-1]]] if len(positions) else positions
+        for position in positions:
+            if repurchase:
+                position = int(np.searchsorted(times, times[position]))  # earlier orders only
+                targets = np.unique(items[position:][(times[position:] == times[position])
+                                                     & (weights[position:] > 0)])
+            else:
+                targets = items[position:position + 1]
             if position == 0:
                 continue
-            target = items[position]
             prefix_items, prefix_weights = items[:position], weights[:position]
             vector = embedder.fold_in(item_vectors, gram, prefix_items, prefix_weights)
             context = UserContext(prefix_items, prefix_weights, times[:position], vector,
-                                  float(times[position - 1]))
+                                  float(times[position - 1]), query_time=float(times[position]))
             eligible = np.ones(n_items, bool)
             eligible[prefix_items] = False
+            repeats = np.zeros(0, np.int64)
+            if repurchase:
+                prefix_kinds = kinds[:position]
+                eligible[prefix_items[prefix_kinds == PURCHASE]] = True
+                eligible[prefix_items[prefix_kinds == DISLIKE]] = False
+                repeats = repeat_candidates(context, hp["candidates_repurchase"])
+                repeats = repeats[eligible[repeats]]
             model_rows = _exact_top(item_vectors, vector, hp["candidates_model"], eligible)
             cooccurrence = cooccurrence_scores(signals, context.recent_positive())
             co_rows = cooccurrence.top(hp["candidates_cooccurrence"], eligible)
             popular = first_eligible(popular_order, eligible, hp["candidates_popular"])
-            candidates = np.unique(np.concatenate([model_rows, co_rows, popular]).astype(np.int64))
-            label = (candidates == target).astype(np.float32)
+            candidates = np.unique(np.concatenate([model_rows, co_rows, popular, repeats]).astype(np.int64))
+            label = np.isin(candidates, targets).astype(np.float32)
             if not label.any():
                 continue  # the generators missed it: nothing for the ranker to learn here
-            rows = candidate_features(signals, item_vectors, popular_rank, context, candidates, cooccurrence)
+            rows = candidate_features(signals, item_vectors, popular_rank, context, candidates,
+                                      cooccurrence)[:, :width]
             negatives = np.flatnonzero(label == 0)
             if len(negatives) > hp["ranker_negatives"]:
                 # Features first, sampling after: ranks among candidates keep their serving meaning.
@@ -738,14 +799,20 @@ def _ranker_queries(full: Sequences, held: np.ndarray, embedder: _Embedder, item
         if done % 200 == 0:
             progress(done / len(users), {"users": int(done)})
     if not features:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+        return np.zeros((0, width), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     return np.concatenate(features), np.concatenate(labels), np.concatenate(groups)
 
 
 def train(log: InteractionLog, items: list[ItemInfo], *, model_type: str = "matrix_factorization",
-          hyperparameters: dict | None = None,
-          progress: ProgressCallback | None = None) -> RecommenderModel:
-    """Train a model on the tenant's interactions and catalogue (see the module docstring)."""
+          hyperparameters: dict | None = None, progress: ProgressCallback | None = None,
+          repurchase: bool | None = None) -> RecommenderModel:
+    """Train a model on the tenant's interactions and catalogue (see the module docstring).
+
+    `repurchase`: may users be offered what they bought before (True), never (False), or None:
+    decided here from the log's repeat-purchase rate (evaluation.repeat_purchase_rate >=
+    AUTO_REPURCHASE_RATE). Unless the hyperparameter evaluation_users is 0, a first model is
+    trained without each (sampled) user's last order and scored on it against popularity and
+    buy-again (metrics["holdout"]); then the served model is trained on everything."""
     if model_type not in MODEL_TYPES:
         raise UnsupportedModel(f"model_type {model_type!r} is not supported; "
                                f"supported: {', '.join(MODEL_TYPES)}")
@@ -753,6 +820,29 @@ def train(log: InteractionLog, items: list[ItemInfo], *, model_type: str = "matr
     report = _Progress(progress)
     started = time.perf_counter()
     report(0.0, "prepare", {})
+    rate = evaluation.repeat_purchase_rate(log)
+    chosen = rate >= evaluation.AUTO_REPURCHASE_RATE if repurchase is None else bool(repurchase)
+    holdout, results, low = None, None, 0.0
+    if hp["evaluation_users"] > 0:
+        holdout = evaluation.time_holdout(log, hp["evaluation_users"], hp["seed"])
+    if holdout is not None:
+        low = 0.45
+        trial = _fit(holdout.train, items, model_type, hp, chosen,
+                     lambda fraction, stage, details=None: report(0.4 * fraction, f"evaluation_{stage}", details))
+        report(0.4, "evaluation", {"users": len(holdout.targets)})
+        results = evaluation.evaluate(trial, holdout, chosen)
+    model = _fit(log, items, model_type, hp, chosen,
+                 lambda fraction, stage, details=None: report(low + (1 - low) * fraction, stage, details))
+    model.metrics.update(repeat_purchase_rate=round(rate, 4), repurchase=chosen, holdout=results,
+                         training_seconds=round(time.perf_counter() - started, 3))
+    report(1.0, "done", {"seconds": model.metrics["training_seconds"]})
+    return model
+
+
+def _fit(log: InteractionLog, items: list[ItemInfo], model_type: str, hp: dict, repurchase: bool,
+         report: Callable) -> RecommenderModel:
+    """One model on `log` (train's steps but the evaluation)."""
+    started = time.perf_counter()
 
     item_ids, user_ids, users, rows, kinds, weights, timestamps = _encode(log, items)
     n_items, n_users = len(item_ids), len(user_ids)
@@ -775,7 +865,8 @@ def train(log: InteractionLog, items: list[ItemInfo], *, model_type: str = "matr
         return on_epoch
 
     ranker, metrics, initial = None, {}, None
-    held = _holdout_mask(full, hp["ranker_holdout"]) if hp["ranker_rounds"] > 0 else np.zeros(0, bool)
+    held = (_holdout_mask(full, hp["ranker_holdout"], by_order=repurchase) if hp["ranker_rounds"] > 0
+            else np.zeros(0, bool))
     if held.any():
         base = full.subset(~held)
         base_users, base_items = embedder.fit(base, epoch_reporter(0.02, 0.35, "ranker_embeddings"))
@@ -783,7 +874,8 @@ def train(log: InteractionLog, items: list[ItemInfo], *, model_type: str = "matr
         base_signals = signals_of(base)
         features, labels, groups = _ranker_queries(
             full, held, embedder, base_items, base_signals, hp,
-            lambda fraction, details: report(0.35 + 0.2 * fraction, "ranker_candidates", details))
+            lambda fraction, details: report(0.35 + 0.2 * fraction, "ranker_candidates", details),
+            repurchase=repurchase)
         queries = int(groups.max()) + 1 if len(groups) else 0
         metrics.update(ranker_queries=queries, ranker_rows=int(len(labels)))
         if queries >= MIN_RANKER_QUERIES:
@@ -826,5 +918,4 @@ def train(log: InteractionLog, items: list[ItemInfo], *, model_type: str = "matr
         item_ids=item_ids, user_ids=user_ids, item_vectors=item_vectors.astype(np.float32),
         user_vectors=user_vectors.astype(np.float32), signals=signals, sequences=full,
         categories=categories, tags=tags, cold_start_map=cold_start_map, ranker=ranker)
-    report(1.0, "done", {"seconds": metrics["training_seconds"]})
     return model

@@ -37,7 +37,7 @@ async def recommend_items(ctx, args: RecommendItemsArgs) -> dict:
     result = await service.recommend(ctx.org_id, request)
     return {"recommendations": [{"item_id": r["item_id"], "score": r["score"], "category": r["metadata"]["category"]}
                                 for r in result["recommendations"]],
-            "model_version": result["model_version"]}
+            "model_version": result["model_version"], "fallback": result["fallback"]}
 
 
 async def track_interaction(ctx, args: TrackInteractionArgs) -> dict:

@@ -15,6 +15,7 @@ INTEGER_HYPERPARAMETERS = {
     "candidates_model", "candidates_cooccurrence", "candidates_popular", "ranker_rounds",
     "ranker_depth", "ranker_negatives", "ranker_holdout", "ann_connectivity", "ann_expansion_add",
     "ann_expansion_search", "ranker_max_users", "seed", "ann_partitions", "ann_probes",
+    "candidates_repurchase", "evaluation_users",
 }
 CHOICE_HYPERPARAMETERS = {"ann_method": ("ivf", "hnsw")}
 # Every number's range: the bounds keep one training run's work (and memory) finite whatever a
@@ -28,6 +29,7 @@ HYPERPARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "ranker_max_users": (0, 1_000_000), "cold_start_ridge": (0, 1e6), "ann_partitions": (0, 1_000_000),
     "ann_probes": (1, 100_000), "ann_connectivity": (2, 256), "ann_expansion_add": (1, 4096),
     "ann_expansion_search": (1, 4096), "seed": (0, 2**31 - 1),
+    "candidates_repurchase": (0, 10_000), "evaluation_users": (0, 100_000),
 }
 NAMES = frozenset(HYPERPARAMETER_RANGES) | frozenset(CHOICE_HYPERPARAMETERS)
 

@@ -5,7 +5,11 @@ recommender.train   trains the model version recorded by `service.trigger_traini
                     `engine.train` in a thread (progress -> job progress, events and the
                     `ml_training_loss` gauge), writes the model to a temporary directory
                     renamed into `<data_dir>/recommender/<org>/<version>/` (a reader never
-                    sees half a model), then activates it.
+                    sees half a model), then activates it, unless it scored below popularity
+                    on its holdout and the trigger did not say `force` (it stays ready, not
+                    served). The tenant's `repurchase` setting goes to the engine ("auto":
+                    the engine measures the repeat-purchase rate and decides); the rate and
+                    the choice are stored in the tenant's settings and the job's result.
 recommender.export  writes the training-data export (export.py).
 
 Events: recommender.training.started / progress / completed / failed, with
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from core import JobCancelled, JobContext, JobFailed, emit, tenant_label, transaction
 from plugins.ml.recommender import service
 from plugins.ml.recommender.metrics import recommender_metrics
-from plugins.ml.recommender.models import Item, ModelVersion
+from plugins.ml.recommender.models import Item, ModelVersion, TenantSettings
 from plugins.ml.recommender.serving import LoadedModel, serving_state
 
 # numpy and the engine are imported when a job runs, not when the server starts (see service.py).
@@ -58,7 +62,8 @@ async def load_training_data(org_id: Any, data_range: dict) -> tuple["engine.Int
         user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows], types=[r[2] for r in rows],
         timestamps=np.array([r[3].timestamp() for r in rows], dtype=np.float64),
     )
-    items = [service.item_info(row) for row in await Item.for_org(org_id).values(*service.ITEM_INFO_FIELDS)]
+    items = [service.item_info(row) for row in
+             await Item.for_org(org_id).filter(deleted_at__isnull=True).values(*service.ITEM_INFO_FIELDS)]
     return interactions, items
 
 
@@ -105,21 +110,32 @@ async def train_job(ctx: JobContext, payload: dict) -> dict:
         raise
     duration = time.monotonic() - started
     recommender_metrics(hub).training_duration.labels(tenant_label(hub, org), row.model_type).observe(duration)
+    refused = None if payload.get("force") else service.below_popularity(trained.metrics)
+    repurchase = {"mode": trained.mode, "rate": trained.metrics.get("repeat_purchase_rate"),
+                  "decision": "always" if trained.metrics.get("repurchase") else "never"}
     # Ready, active and announced in one transaction: a retry after a crash past this point finds
     # the version ready and returns, and the events are already in the outbox.
     async with transaction():
         await ModelVersion.filter(id=row.id).update(status="ready", **trained.columns)
-        await service.mark_active(hub, org, version)
+        await TenantSettings.for_org(org).update(repeat_purchase_rate=repurchase["rate"],
+                                                 repurchase_decision=repurchase["decision"])
+        if refused is None:
+            await service.mark_active(hub, org, version)
         await emit(org, "recommender.training.completed", {**labels, "duration_seconds": round(duration, 3),
                                                             "metrics": trained.metrics}, hub=hub)
-    await serving_state(hub).publish_active(org, version)
-    return {"model_version": version, "status": "ready", "metrics": trained.metrics, "path": trained.columns["path"]}
+    if refused is None:
+        await serving_state(hub).publish_active(org, version)
+    await serving_state(hub).shared.incr([service.tenant_key(org)])  # the repurchase rule may have changed
+    return {"model_version": version, "status": "ready", "activated": refused is None, "refused": refused,
+            "holdout": trained.metrics.get("holdout"), "repurchase": repurchase,
+            "metrics": trained.metrics, "path": trained.columns["path"]}
 
 
 @dataclass
 class _Trained:
     metrics: dict
     columns: dict  # of the ModelVersion row, set with status "ready"
+    mode: str  # the tenant's repurchase setting the model was trained under
 
 
 async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> _Trained:
@@ -132,9 +148,11 @@ async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> _Trained:
         raise JobFailed("No interactions to train on in the requested data range")
     await ctx.progress(LOADING_SHARE, f"{len(interactions.item_ids)} interactions, {len(items)} items")
     progress = _Progress()
+    mode = (await service.tenant_settings(org)).repurchase
     training = asyncio.ensure_future(asyncio.to_thread(
         engine.train, interactions, items, model_type=row.model_type,
         hyperparameters=row.hyperparameters or {}, progress=progress,
+        repurchase={"always": True, "never": False}.get(mode),
     ))
     reported_losses = 0
     loss_gauge = recommender_metrics(hub).training_loss
@@ -154,12 +172,13 @@ async def _train(ctx: JobContext, row: ModelVersion, labels: dict) -> _Trained:
         raise
     model = training.result()
     ctx.raise_if_cancelled()
+    await ctx.progress(LOADING_SHARE + TRAINING_SHARE, "trained")  # the last poll may have missed the end
     relative = Path(str(org)) / version
     await asyncio.to_thread(save_model, model, service.data_root(hub), relative)
     metrics = _json_metrics(getattr(model, "metrics", {}) or {})
     # This process serves the fresh model without reading it back; others load it from disk.
     serving_state(hub).remember(org, LoadedModel(version, model, snapshot - service.CATALOG_SLACK, None))
-    return _Trained(metrics, {
+    return _Trained(metrics, mode=mode, columns={
         "path": str(relative), "metrics": metrics, "dimension": int(model.dim), "item_count": len(model.item_ids),
         "interaction_count": len(interactions.item_ids), "trained_at": snapshot, "error": None,
     })

@@ -21,6 +21,9 @@ class Item(TenantModel):
     metadata = fields.JSONField(default=dict)
     # When the item appeared in the tenant's catalog (from the upload, else first upload).
     item_created_at = fields.DatetimeField()
+    # Deleted items are no longer listed nor recommended; their interactions still train models.
+    # Uploading the id again brings the item back.
+    deleted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "recommender_item"
@@ -65,9 +68,16 @@ class ModelVersion(TenantModel):
         indexes = (("org_id", "is_active"), ("org_id", "created_at"))
 
 
+REPURCHASE_MODES = ("auto", "always", "never")
+
+
 class TenantSettings(TenantModel):
-    # Consumables (groceries) may be bought again; durable goods should not be re-offered.
-    allow_repurchase = fields.BooleanField(default=False)
+    # May users be offered what they bought before? Consumables (groceries) yes, durable goods
+    # no; "auto": the training job measures the tenant's repeat-purchase rate and decides.
+    repurchase = fields.CharField(max_length=8, default="auto")
+    # What the latest training measured and, under "auto", chose ("always" or "never").
+    repeat_purchase_rate = fields.FloatField(null=True)
+    repurchase_decision = fields.CharField(max_length=8, null=True)
     default_model_type = fields.CharField(max_length=32, default="matrix_factorization")
     embedding_dimension = fields.IntField(null=True)  # null: the engine's default
 

@@ -8,6 +8,13 @@ ranks from the generators, popularity in several windows before the user's last 
 item age, category and tag affinity, content similarity, user activity); an XGBRanker trained
 at training time on each user's held-out latest interactions orders them.
 
+Repeat purchases (groceries, pharmacy, pet food): when a tenant's model allows them, the user's
+own earlier items are candidates too, and `repeat_features` describe each candidate's place in
+the user's history: in how many of the user's orders it was (an order = the user's interactions
+with the same timestamp), the share of the user's orders, days since the user last took it
+against the user's own interval for it, orders since, and the item's reorder rate across all
+users. A model trained without repeat purchases never sees those columns (BASE_FEATURES).
+
 All of it is vectorised over the candidates: a request costs a few sparse-row lookups, a
 (candidates x dim) product and one xgboost prediction, independent of the catalogue size.
 """
@@ -32,6 +39,12 @@ FEATURE_NAMES = (
     "days_since_first_interaction", "days_since_created", "category_share", "tag_affinity",
     "user_activity", "positive_share", "popular_rank",
 )
+BASE_FEATURES = len(FEATURE_NAMES)  # what a ranker trained without repeat purchases reads
+REPEAT_FEATURE_NAMES = (
+    "user_item_orders", "user_item_order_share", "days_since_user_item", "user_item_interval_ratio",
+    "orders_since_user_item", "user_order_interval_days", "item_reorder_rate",
+)
+FEATURE_NAMES = FEATURE_NAMES + REPEAT_FEATURE_NAMES
 
 
 @dataclass
@@ -42,6 +55,9 @@ class UserContext:
     timestamps: np.ndarray  # float64
     vector: np.ndarray  # the user's embedding (model space)
     reference_time: float  # the user's latest activity, or the model's latest data
+    # When the recommendation is for: the held-out order's time in training, the request's
+    # time when serving. None: reference_time. Repeat features count days up to it.
+    query_time: float | None = None
 
     def recent_positive(self, count: int = RECENT_ITEMS) -> np.ndarray:
         """The user's latest distinct positively-weighted items, newest first."""
@@ -101,6 +117,55 @@ def cooccurrence_scores(signals: ItemSignals, recent: np.ndarray) -> SparseScore
     """Recency-weighted sum of the co-occurrence rows of the user's recent items."""
     decay = (RECENCY_DECAY ** np.arange(len(recent))).astype(np.float32)
     return SparseScores.weighted_rows(signals.cooccurrence, recent, decay)
+
+
+def repeat_candidates(user: UserContext, count: int) -> np.ndarray:
+    """The user's own positively-taken items, most orders first, then most recent."""
+    features = _order_history(user)
+    if features is None or count <= 0:
+        return np.zeros(0, np.int64)
+    keys, orders_of_item, last_order = features[1], features[2], features[4]
+    best = np.lexsort((-last_order, -orders_of_item))[:count]
+    return keys[best]
+
+
+def _order_history(user: UserContext):
+    """(distinct order times, items, orders containing each, first order, last order) of the
+    user's positive interactions, or None without any."""
+    positive = user.weights > 0
+    items, times = user.items[positive], user.timestamps[positive]
+    if not len(items):
+        return None
+    orders = np.unique(times)
+    order_of = np.searchsorted(orders, times)
+    pairs = np.unique(items.astype(np.int64) * len(orders) + order_of)
+    pair_items, pair_orders = pairs // len(orders), pairs % len(orders)
+    keys, first, counts = np.unique(pair_items, return_index=True, return_counts=True)
+    # pairs are sorted by item then order: an item's first and last orders bracket its run
+    return orders, keys, counts, pair_orders[first], pair_orders[first + counts - 1]
+
+
+def repeat_features(user: UserContext, candidates: np.ndarray, reorder_rate: np.ndarray) -> list[np.ndarray]:
+    """The REPEAT_FEATURE_NAMES columns (NaN where the user never took the candidate: xgboost's
+    missing value)."""
+    n = len(candidates)
+    history = _order_history(user)
+    missing = np.full(n, np.nan, np.float32)
+    rate = reorder_rate[candidates] if len(reorder_rate) else np.zeros(n, np.float32)
+    if history is None:
+        return [np.zeros(n, np.float32), np.zeros(n, np.float32), missing, missing, missing, missing, rate]
+    orders, keys, counts, first_order, last_order = history
+    now = user.reference_time if user.query_time is None else user.query_time
+    position = np.minimum(np.searchsorted(keys, candidates), len(keys) - 1)
+    found = keys[position] == candidates
+    taken = np.where(found, counts[position], 0).astype(np.float32)
+    last_time, first_time = orders[last_order[position]], orders[first_order[position]]
+    since = np.where(found, (now - last_time) / DAY, np.nan)
+    interval = np.where(found & (taken >= 2), (last_time - first_time) / np.maximum(taken - 1, 1) / DAY, np.nan)
+    ratio = since / np.maximum(interval, 1.0 / 24)
+    orders_since = np.where(found, len(orders) - 1 - last_order[position], np.nan)
+    user_interval = (orders[-1] - orders[0]) / (len(orders) - 1) / DAY if len(orders) > 1 else np.nan
+    return [taken, taken / len(orders), since, ratio, orders_since, np.full(n, user_interval), rate]
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -167,5 +232,6 @@ def candidate_features(signals: ItemSignals, item_vectors: np.ndarray, popular_r
         since_first, since_created, category_share, tag_affinity,
         np.full(len(candidates), np.log1p(len(user.items))), signals.positive_share[candidates],
         popular_rank[candidates],
+        *repeat_features(user, candidates, signals.reorder_rate),
     )
     return np.column_stack(columns).astype(np.float32)

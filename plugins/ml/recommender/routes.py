@@ -31,6 +31,7 @@ from plugins.ml.recommender.schemas import (
     ExportRequest,
     IngestResult,
     InteractionAccepted,
+    InteractionIngestResult,
     InteractionRecord,
     InteractionsUpload,
     InternalInteractionsUpload,
@@ -95,7 +96,7 @@ async def track_interaction(data: InteractionRecord):
 @bp.post("/internal/data/interactions")
 @require("recommender.internal")
 @validate_request(InternalInteractionsUpload)
-@document_response(IngestResult)
+@document_response(InteractionIngestResult)
 async def internal_upload_interactions(data: InternalInteractionsUpload):
     """A batch of interactions of the key's organization (seed 003 §2, for services); bad records
     are listed in `validation_errors`."""
@@ -105,7 +106,7 @@ async def internal_upload_interactions(data: InternalInteractionsUpload):
 @bp.post("/api/v1/recommender/interactions")
 @require("recommender.interactions.write")
 @validate_request(InteractionsUpload)
-@document_response(IngestResult)
+@document_response(InteractionIngestResult)
 async def upload_interactions(data: InteractionsUpload):
     """A batch of interactions with a user's credentials (the public twin of /internal/data/interactions)."""
     return await service.ingest_interactions(current_org_id(), data.interactions)
@@ -120,6 +121,16 @@ async def list_items(query_args: ItemQuery):
     page = query_args.page()
     rows, total = await service.list_items(current_org_id(), page, query_args.category)
     return page.listing("items", rows, total)
+
+
+@bp.delete("/api/v1/items/<item_id>")
+@require("recommender.items.write")
+@document_response(None, 204)
+async def delete_item(item_id: str):
+    """Take an item out of the catalog: it is no longer listed nor recommended; its interactions
+    are kept and keep training models. Uploading the id again brings it back."""
+    await service.delete_item(current_org_id(), item_id)
+    return "", 204
 
 
 # -- embeddings ---------------------------------------------------------------------------------
@@ -156,7 +167,7 @@ async def recommendations(data: PublicRecommendationRequest):
     return {
         "recommendations": [{"item_id": r["item_id"], "score": r["score"]} for r in result["recommendations"]],
         "metadata": {"model_version": result["model_version"], "latency_ms": result["latency_ms"],
-                     "cache_hit": result["cache_hit"]},
+                     "cache_hit": result["cache_hit"], "fallback": result["fallback"]},
     }
 
 
@@ -219,8 +230,9 @@ async def get_model_version(version: str):
 @document_response(ModelVersionOut)
 @document_errors(409)
 async def activate_model_version(data: ActivateRequest):
-    """Serve another trained version (a rollback, or a pinned choice)."""
-    return await service.activate(current_hub(), current_org_id(), data.model_version)
+    """Serve another trained version (a rollback, or a pinned choice); one that scored below
+    popularity on its holdout only with `force`."""
+    return await service.activate(current_hub(), current_org_id(), data.model_version, force=data.force)
 
 
 # -- settings -----------------------------------------------------------------------------------

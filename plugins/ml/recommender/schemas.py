@@ -146,9 +146,17 @@ class IngestResult(BaseModel):
     validation_errors: list[ValidationProblem]
 
 
+class InteractionIngestResult(IngestResult):
+    # Interactions with items not in the catalog (never uploaded, or deleted) are accepted and
+    # train models; they are counted here, and their item ids named (the first 100, sorted).
+    unknown_items: int
+    unknown_item_ids: list[str]
+
+
 class InteractionAccepted(BaseModel):
     status: Literal["accepted"]
     interaction_id: str
+    item_known: bool  # false: the item is not in the catalog (accepted all the same)
 
 
 # -- embeddings ---------------------------------------------------------------------------------
@@ -234,6 +242,8 @@ class TrainingConfig(BaseModel):
     model_type: Literal["matrix_factorization", "two_tower", "gnn"] | None = None  # None: the tenant's default
     hyperparameters: GivenHyperparameters = Field(default_factory=dict)
     data_range: DataRange = Field(default_factory=DataRange)
+    # Serve the new model even if it scores below popularity on its holdout.
+    force: bool = False
 
 
 class TrainingRequest(BaseModel):
@@ -259,6 +269,9 @@ class ModelVersionOut(BaseModel):
     job_id: str | None
     hyperparameters: dict[str, Any]
     metrics: dict[str, Any]
+    # NDCG@10 and Recall@10 of the model, popularity and buy-again on the run's holdout
+    # (each user's last order); None when the run had none to hold out.
+    holdout: dict[str, Any] | None
     dimension: int | None
     item_count: int
     interaction_count: int
@@ -270,6 +283,7 @@ class ModelVersionOut(BaseModel):
 
 class ActivateRequest(BaseModel):
     model_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    force: bool = False  # serve it even if it scored below popularity on its holdout
 
 
 class ModelVersionList(BaseModel):
@@ -319,6 +333,9 @@ class PublicRecommendationMeta(BaseModel):
     model_version: str
     latency_ms: float
     cache_hit: bool
+    # "popular": the most popular items, because the user is unknown (or has no usable history)
+    # or no model serves yet; null: ranked for this user.
+    fallback: Literal["popular"] | None
 
 
 class PublicRecommendations(BaseModel):
@@ -344,20 +361,30 @@ class InternalRecommendations(BaseModel):
     model_version: str
     latency_ms: float
     cache_hit: bool
+    fallback: Literal["popular"] | None
 
 
 # -- settings and export ------------------------------------------------------------------------
 
 
+Repurchase = Literal["auto", "always", "never"]
+
+
 class TenantSettingsOut(BaseModel):
-    allow_repurchase: bool
+    repurchase: Repurchase
+    allow_repurchase: bool  # the rule in force: "always", or "auto" decided "always"
+    # measured by the latest training: share of purchases that repeat one of the same user,
+    # and what "auto" chose from it (null before any training)
+    repeat_purchase_rate: float | None
+    repurchase_decision: Literal["always", "never"] | None
     default_model_type: Literal["matrix_factorization", "two_tower"]
     embedding_dimension: int | None  # None: the engine's default
 
 
 class TenantSettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    allow_repurchase: bool | None = None
+    repurchase: Repurchase | None = None
+    allow_repurchase: bool | None = None  # the old switch: true is "always", false "never"
     default_model_type: Literal["matrix_factorization", "two_tower"] | None = None
     embedding_dimension: int | None = Field(None, ge=8, le=1_024)  # null: back to the engine's default
 

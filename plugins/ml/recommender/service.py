@@ -85,6 +85,7 @@ POSITIVE_TYPES = ("view", "click", "purchase", "like", "add_to_cart")
 CATALOG_SLACK = timedelta(seconds=120)
 UNSYNCED = "-"
 ECHO_CHARS = 200  # an invalid id is echoed back at most this long
+UNKNOWN_IDS_LISTED = 100  # unknown item ids named in an ingest answer (all are counted)
 
 
 def config(hub: Hub | None = None):
@@ -152,13 +153,23 @@ async def tenant_settings(org_id: Any) -> TenantSettings:
     return row
 
 
+def repurchase_allowed(row: TenantSettings) -> bool:
+    """The rule in force: "always", or "auto" where the latest training measured repeat buying."""
+    return row.repurchase == "always" or (row.repurchase == "auto" and row.repurchase_decision == "always")
+
+
 def settings_body(row: TenantSettings) -> dict:
-    return {"allow_repurchase": row.allow_repurchase, "default_model_type": row.default_model_type,
-            "embedding_dimension": row.embedding_dimension}
+    return {"repurchase": row.repurchase, "allow_repurchase": repurchase_allowed(row),
+            "repeat_purchase_rate": row.repeat_purchase_rate, "repurchase_decision": row.repurchase_decision,
+            "default_model_type": row.default_model_type, "embedding_dimension": row.embedding_dimension}
 
 
 async def update_settings(org_id: Any, changes: dict) -> dict:
     row = await tenant_settings(org_id)
+    if "allow_repurchase" in changes:  # the old switch, kept as an alias of repurchase
+        alias = "always" if changes.pop("allow_repurchase") else "never"
+        if changes.setdefault("repurchase", alias) != alias:
+            raise validation_error("allow_repurchase", f"contradicts repurchase {changes['repurchase']!r}")
     if changes:
         await TenantSettings.for_org(org_id).update(**changes, updated_at=utcnow())
         row = await tenant_settings(org_id)
@@ -203,7 +214,7 @@ async def _upsert_items(org_id: Any, records: list[ItemRecord]) -> None:
     now = utcnow()
     # An item keeps the date it first appeared unless the upload gives one: two upserts that
     # differ in whether a conflict overwrites `item_created_at` (no read-before-write).
-    updated = ["title", "description", "category", "tags", "metadata", "updated_at"]
+    updated = ["title", "description", "category", "tags", "metadata", "updated_at", "deleted_at"]
     dated = [r for r in records if r.created_at is not None]
     undated = [r for r in records if r.created_at is None]
     async with in_transaction() as connection:
@@ -211,7 +222,7 @@ async def _upsert_items(org_id: Any, records: list[ItemRecord]) -> None:
             rows = [
                 Item(org_id=org_id, item_id=r.item_id, title=r.title, description=r.description, category=r.category,
                      tags=list(dict.fromkeys(r.tags)), metadata=r.metadata, item_created_at=r.created_at or now,
-                     created_at=now, updated_at=now)
+                     created_at=now, updated_at=now, deleted_at=None)
                 for r in group
             ]
             for part in _chunks(rows, chunk):
@@ -222,9 +233,25 @@ async def _upsert_items(org_id: Any, records: list[ItemRecord]) -> None:
 async def ingest_interactions(org_id: Any, records: list) -> dict:
     _check_batch(records, "interactions")
     valid, problems = _validate(records, InteractionRecord, ("user_id", "item_id"))
+    unknown: list[str] = []
     if valid:
         await _insert_interactions(org_id, valid)
-    return {"accepted": len(valid), "rejected": len(problems), "validation_errors": problems}
+        unknown = await unknown_items(org_id, [r.item_id for r in valid])
+    named = set(unknown)
+    return {"accepted": len(valid), "rejected": len(problems), "validation_errors": problems,
+            "unknown_items": sum(1 for r in valid if r.item_id in named),
+            "unknown_item_ids": unknown[:UNKNOWN_IDS_LISTED]}
+
+
+async def unknown_items(org_id: Any, item_ids: list[str]) -> list[str]:
+    """Those of `item_ids` not in the tenant's catalog (never uploaded, or deleted), sorted.
+    Their interactions are stored and train models, but the items are not recommended."""
+    wanted = sorted(set(item_ids))
+    known: set[str] = set()
+    for part in _chunks(wanted, 1_000):
+        known.update(await Item.for_org(org_id).filter(item_id__in=part, deleted_at__isnull=True)
+                     .values_list("item_id", flat=True))
+    return [item_id for item_id in wanted if item_id not in known]
 
 
 async def _insert_interactions(org_id: Any, records: list[InteractionRecord]) -> list[Interaction]:
@@ -246,7 +273,8 @@ async def _insert_interactions(org_id: Any, records: list[InteractionRecord]) ->
 async def track_interaction(org_id: Any, record: InteractionRecord) -> dict:
     """One interaction (seed 003 §5 POST /api/v1/interactions), already validated."""
     (row,) = await _insert_interactions(org_id, [record])
-    return {"status": "accepted", "interaction_id": str(row.id)}
+    return {"status": "accepted", "interaction_id": str(row.id),
+            "item_known": not await unknown_items(org_id, [record.item_id])}
 
 
 def item_body(row: Item) -> dict:
@@ -255,11 +283,22 @@ def item_body(row: Item) -> dict:
 
 
 async def list_items(org_id: Any, page: Page, category: str | None) -> tuple[list[dict], int]:
-    query = Item.for_org(org_id)
+    query = Item.for_org(org_id).filter(deleted_at__isnull=True)
     if category:
         query = query.filter(category=category)
     rows, total = await page.fetch(query, "item_id")
     return [item_body(row) for row in rows], total
+
+
+async def delete_item(org_id: Any, item_id: str) -> None:
+    """Take an item out of the catalog: no longer listed nor recommended (loaded models learn it
+    through the tenant counter); its interactions stay and keep training models."""
+    now = utcnow()
+    deleted = await Item.for_org(org_id).filter(item_id=item_id, deleted_at__isnull=True).update(
+        deleted_at=now, updated_at=now)
+    if not deleted:
+        raise not_found("Item")
+    await serving_state(current_hub()).shared.incr([tenant_key(org_id)])
 
 
 # -- loaded models ------------------------------------------------------------------------------
@@ -282,12 +321,20 @@ async def loaded_model(hub: Hub, org_id: Any, version: str, tenant_epoch: str | 
 
 
 async def _take_new_items(org_id: Any, loaded: LoadedModel, tenant_epoch: str) -> None:
-    # Items uploaded after training become recommendable at once (content embeddings).
+    # Items uploaded after training become recommendable at once (content embeddings); deleted
+    # ones stop being recommended.
     async with loaded.lock:
         if loaded.tenant_epoch == tenant_epoch:
             return
         checked = utcnow()
-        rows = await Item.for_org(org_id).filter(updated_at__gte=loaded.catalog_as_of).values(*ITEM_INFO_FIELDS)
+        if loaded.removed is None:
+            loaded.removed = frozenset(await Item.for_org(org_id).filter(deleted_at__isnull=False)
+                                       .values_list("item_id", flat=True))
+        rows = await Item.for_org(org_id).filter(updated_at__gte=loaded.catalog_as_of).values(
+            *ITEM_INFO_FIELDS, "deleted_at")
+        deleted = {row["item_id"] for row in rows if row["deleted_at"] is not None}
+        loaded.removed = (loaded.removed - {row["item_id"] for row in rows}) | deleted
+        rows = [row for row in rows if row["deleted_at"] is None]
         if rows:
             await asyncio.to_thread(loaded.model.add_items, [item_info(row) for row in rows])
         loaded.catalog_as_of = checked - CATALOG_SLACK
@@ -328,14 +375,14 @@ async def recommend(org_id: Any, request: PublicRecommendationRequest, *, hub: H
     key = response_key(org, version or POPULARITY_VERSION, tenant_epoch, user_epoch, _request_key(request, count))
     cached = await state.shared.get(key) if settings.cache_ttl_seconds > 0 else None
     if cached is not None:
-        recommendations, label = json.loads(cached)
+        recommendations, label, fallback = json.loads(cached)
         cache_hit = True
     else:
-        recommendations, label = await _compute(hub, org, version, tenant_epoch, request, count)
+        recommendations, label, fallback = await _compute(hub, org, version, tenant_epoch, request, count)
         cache_hit = False
         # an answer from a stand-in (the asked version could not be loaded) is not kept
         if settings.cache_ttl_seconds > 0 and label == (version or POPULARITY_VERSION):
-            await state.shared.set(key, json.dumps([recommendations, label]), settings.cache_ttl_seconds)
+            await state.shared.set(key, json.dumps([recommendations, label, fallback]), settings.cache_ttl_seconds)
     result = "hit" if cache_hit else "miss"
     record_cache("recommender.recommendations", result)
     tenant = tenant_label(hub, org)
@@ -348,14 +395,16 @@ async def recommend(org_id: Any, request: PublicRecommendationRequest, *, hub: H
         "model_version": label,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
         "cache_hit": cache_hit,
+        "fallback": fallback,
     }
 
 
 async def _compute(hub: Hub, org: str, version: str | None, tenant_epoch: str | None,
-                   request: PublicRecommendationRequest, count: int) -> tuple[list[dict], str]:
-    allow_repurchase = (await tenant_settings(org)).allow_repurchase
+                   request: PublicRecommendationRequest, count: int) -> tuple[list[dict], str, str | None]:
+    """(recommendations, model version, "popular" when they are the popular-items fallback)."""
+    allow_repurchase = repurchase_allowed(await tenant_settings(org))
     if version is None:
-        return await _popular(org, request, count, allow_repurchase), POPULARITY_VERSION
+        return await _popular(org, request, count, allow_repurchase), POPULARITY_VERSION, "popular"
     try:
         loaded = await loaded_model(hub, org, version, tenant_epoch)
     except Exception:
@@ -366,7 +415,7 @@ async def _compute(hub: Hub, org: str, version: str | None, tenant_epoch: str | 
             if request.model_version:
                 raise HubError("SERVICE_UNAVAILABLE", f"Model version {version} cannot be loaded") from None
             log.exception("recommender: model %s of %s cannot be loaded; serving popular items", version, org)
-            return await _popular(org, request, count, allow_repurchase), POPULARITY_VERSION
+            return await _popular(org, request, count, allow_repurchase), POPULARITY_VERSION, "popular"
         log.exception("recommender: model %s of %s cannot be loaded; serving %s", version, org, fallback.version)
         loaded = fallback
     history = await user_history(org, request.user_id, config(hub).history_size)
@@ -375,7 +424,8 @@ async def _compute(hub: Hub, org: str, version: str | None, tenant_epoch: str | 
     results = await asyncio.to_thread(
         loaded.model.recommend, request.user_id, count,
         history=history, categories=set(filters.categories) or None,
-        exclude_item_ids=set(filters.exclude_ids), exclude_seen_purchases=not allow_repurchase,
+        exclude_item_ids=set(filters.exclude_ids) | (loaded.removed or frozenset()),
+        exclude_seen_purchases=not allow_repurchase,
         min_score=filters.min_score,
     )
     recommender_metrics(hub).search_duration.labels(tenant_label(hub, org), size_bucket(len(loaded.model.item_ids))).observe(
@@ -386,7 +436,7 @@ async def _compute(hub: Hub, org: str, version: str | None, tenant_epoch: str | 
          "embedding_distance": None if r.embedding_distance is None else float(r.embedding_distance),
          "metadata": {"category": r.category, "created_at": iso(r.created_at)}}
         for r in results
-    ], loaded.version
+    ], loaded.version, "popular" if results and results[0].fallback else None
 
 
 def _any_loaded(hub: Hub, org: str, exclude: str) -> LoadedModel | None:
@@ -416,14 +466,15 @@ async def user_history(org_id: Any, user_id: str, size: int) -> "engine.Interact
 
 async def _popular(org: str, request: PublicRecommendationRequest, count: int, allow_repurchase: bool) -> list[dict]:
     """No model yet: the most interacted-with items, then the newest ones, as recommendations
-    with scores in 0..1 (share of the top item's interactions; 0 for items nobody touched)."""
+    with scores in 0..1 (share of the first offered item's interactions; 0 for items nobody
+    touched)."""
     filters = request.filters
     excluded = set(filters.exclude_ids)
     # as the trained models do: disliked items never come back, bought ones only for consumables
     never_again = ["dislike"] if allow_repurchase else ["dislike", "purchase"]
     excluded |= set(await Interaction.for_org(org).filter(
         user_id=request.user_id, interaction_type__in=never_again).values_list("item_id", flat=True))
-    items = Item.for_org(org)
+    items = Item.for_org(org).filter(deleted_at__isnull=True)
     if filters.categories:
         items = items.filter(category__in=filters.categories)
     # only catalog items are offered: interactions may name items never uploaded
@@ -433,8 +484,9 @@ async def _popular(org: str, request: PublicRecommendationRequest, count: int, a
         .annotate(n=Count("id")).group_by("item_id").order_by("-n", "item_id")
         .limit(count + len(excluded)).values_list("item_id", "n")
     )
-    top = popular[0][1] if popular else 1
-    scores = {item_id: n / top for item_id, n in popular if item_id not in excluded}
+    offered = [(item_id, n) for item_id, n in popular if item_id not in excluded]
+    top = offered[0][1] if offered else 1  # the best offered item scores 1, as with a model
+    scores = {item_id: n / top for item_id, n in offered}
     chosen = list(scores)[:count]
     if len(chosen) < count:
         taken = excluded | set(chosen)
@@ -467,7 +519,7 @@ async def item_embedding(org_id: Any, item_id: str) -> dict:
     from plugins.ml.recommender import engine
 
     hub = current_hub()
-    row = await Item.for_org(org_id).filter(item_id=item_id).first().values(*ITEM_INFO_FIELDS)
+    row = await Item.for_org(org_id).filter(item_id=item_id, deleted_at__isnull=True).first().values(*ITEM_INFO_FIELDS)
     if not row:
         raise not_found("Item")
     state = serving_state(hub)
@@ -532,7 +584,8 @@ def version_body(row: ModelVersion) -> dict:
     return {
         "version": row.version, "model_type": row.model_type, "status": row.status, "is_active": row.is_active,
         "job_id": str(row.job_id) if row.job_id else None, "hyperparameters": row.hyperparameters,
-        "metrics": row.metrics, "dimension": row.dimension, "item_count": row.item_count,
+        "metrics": row.metrics, "holdout": (row.metrics or {}).get("holdout"),
+        "dimension": row.dimension, "item_count": row.item_count,
         "interaction_count": row.interaction_count, "error": row.error, "created_at": row.created_at,
         "trained_at": row.trained_at, "activated_at": row.activated_at,
     }
@@ -553,8 +606,9 @@ async def get_version(org_id: Any, version: str) -> dict:
 
 
 def _estimate_minutes(interactions: int, model_type: str) -> float:
-    # A rough figure for the caller's progress bar, from this machine's runs (2 cores).
-    per_million = 1.0 if model_type == "matrix_factorization" else 3.0
+    # A rough figure for the caller's progress bar, from this machine's runs (2 cores); two
+    # models are trained (the holdout's, then the served one).
+    per_million = 2.0 if model_type == "matrix_factorization" else 6.0
     return round(0.1 + per_million * interactions / 1_000_000, 1)
 
 
@@ -604,7 +658,7 @@ async def trigger_training(org_id: Any, user_id: Any, training: TrainingConfig) 
     if row is None:
         raise HubError("CONFLICT", "Could not allocate a model version; try again")
     job = await enqueue(
-        org_id, "recommender.train", {"version": row.version}, user_id=user_id,
+        org_id, "recommender.train", {"version": row.version, "force": training.force}, user_id=user_id,
         timeout_seconds=config().training_timeout_seconds,
     )
     await ModelVersion.filter(id=row.id).update(job_id=job.id)
@@ -614,10 +668,27 @@ async def trigger_training(org_id: Any, user_id: Any, training: TrainingConfig) 
     }
 
 
-async def activate(hub: Hub, org_id: Any, version: str) -> dict:
+def below_popularity(metrics: dict | None) -> str | None:
+    """Why a model must not serve unless forced: it scored below the popularity baseline on its
+    training's holdout (None: it did not, or it was not evaluated)."""
+    holdout = (metrics or {}).get("holdout") or {}
+    model, popular = (holdout.get("model") or {}).get("ndcg@10"), (holdout.get("popularity") or {}).get("ndcg@10")
+    if model is None or popular is None or model >= popular:
+        return None
+    return f"NDCG@10 {model} on the holdout is below popularity's {popular}"
+
+
+async def activate(hub: Hub, org_id: Any, version: str, force: bool = False) -> dict:
     """Make `version` (trained, on disk) the one served: one transaction flips the flags and
-    records the event, then the pointer tells every process."""
+    records the event, then the pointer tells every process. A version that scored below
+    popularity is refused (409) unless `force`."""
     async with transaction():
+        if not force:
+            row = await ModelVersion.for_org(org_id).filter(version=version).first()
+            reason = below_popularity(row.metrics) if row is not None else None
+            if reason:
+                raise HubError("CONFLICT", f"Model version {version} scores below popularity; pass force to serve it",
+                               {"field": "force", "reason": reason})
         await mark_active(hub, org_id, version)
     await serving_state(hub).publish_active(org_id, version)
     return await get_version(org_id, version)

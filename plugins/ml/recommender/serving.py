@@ -124,6 +124,8 @@ class LoadedModel:
     catalog_as_of: datetime
     tenant_epoch: str | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # ids of deleted catalog items, never recommended (None: not read yet)
+    removed: frozenset[str] | None = None
 
 
 class ServingState:

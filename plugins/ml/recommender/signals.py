@@ -101,7 +101,7 @@ def with_appended_rows(matrix: sp.csr_matrix, rows: sp.csr_matrix) -> sp.csr_mat
 
 class ItemSignals:
     def __init__(self, *, popularity, time_keys, first_seen, last_seen_global, positive_share,
-                 cooccurrence, transitions, category, tags, content, created_at) -> None:
+                 cooccurrence, transitions, category, tags, content, created_at, reorder_rate=None) -> None:
         self.popularity = popularity  # float32 positive interactions per item
         self.time_keys = time_keys  # sorted int64 item << 32 | timestamp of positive interactions
         self.first_seen = first_seen  # float64 first interaction time, NaN if never
@@ -113,6 +113,10 @@ class ItemSignals:
         self.tags = tags  # csr items x tags, binary
         self.content = content  # float32 items x content_dim, L2-normalised
         self.created_at = created_at  # float64 per item, NaN if unknown
+        # share of an item's positive interactions by a user who had taken it before (models
+        # saved before it existed: 0 for every item)
+        self.reorder_rate = (np.zeros(len(popularity), np.float32) if reorder_rate is None
+                             else reorder_rate)
 
     @classmethod
     def build(cls, sequences: Sequences, n_items: int, *, window: int, neighbours: int,
@@ -126,6 +130,10 @@ class ItemSignals:
         positive_share = np.divide(popularity, all_counts, out=np.full(n_items, 1.0, np.float32),
                                    where=all_counts > 0)
         time_keys = np.sort(items.astype(np.int64) * TIME_SHIFT + times.astype(np.int64))
+        takers = np.bincount(np.unique(users[positive] * np.int64(n_items) + items) % n_items,
+                             minlength=n_items).astype(np.float32)
+        reorder_rate = np.divide(popularity - takers, popularity, out=np.zeros(n_items, np.float32),
+                                 where=popularity > 0)
         first_seen = np.full(n_items, np.nan)
         if len(items):
             order = np.argsort(times, kind="stable")[::-1]  # later writes win: earliest remains
@@ -154,7 +162,7 @@ class ItemSignals:
         return cls(popularity=popularity, time_keys=time_keys, first_seen=first_seen,
                    last_seen_global=last_seen, positive_share=positive_share,
                    cooccurrence=cooccurrence, transitions=transitions, category=category,
-                   tags=tags, content=content, created_at=created_at)
+                   tags=tags, content=content, created_at=created_at, reorder_rate=reorder_rate)
 
     def window_counts(self, candidates: np.ndarray, reference_time: float,
                       window_seconds: float) -> np.ndarray:
@@ -181,6 +189,7 @@ class ItemSignals:
             self.popularity = np.concatenate([self.popularity, np.zeros(grow, np.float32)])
             self.first_seen = np.concatenate([self.first_seen, np.full(grow, np.nan)])
             self.positive_share = np.concatenate([self.positive_share, np.ones(grow, np.float32)])
+            self.reorder_rate = np.concatenate([self.reorder_rate, np.zeros(grow, np.float32)])
             self.category = np.concatenate([self.category, np.full(grow, -1, np.int32)])
             self.created_at = np.concatenate([self.created_at, np.full(grow, np.nan)])
             self.content = np.concatenate([self.content, np.zeros((grow, self.content.shape[1]), np.float32)])
@@ -210,6 +219,7 @@ class ItemSignals:
         return {"popularity": self.popularity, "time_keys": self.time_keys,
                 "first_seen": self.first_seen, "last_seen_global": np.array(self.last_seen_global),
                 "positive_share": self.positive_share, "category": self.category,
+                "reorder_rate": self.reorder_rate,
                 "content": self.content, "created_at": self.created_at,
                 **_csr_arrays("cooccurrence_", self.cooccurrence),
                 **_csr_arrays("transitions_", self.transitions), **_csr_arrays("tags_", self.tags)}
@@ -219,6 +229,7 @@ class ItemSignals:
         return cls(popularity=arrays["popularity"], time_keys=arrays["time_keys"],
                    first_seen=arrays["first_seen"], last_seen_global=float(arrays["last_seen_global"]),
                    positive_share=arrays["positive_share"], category=arrays["category"],
+                   reorder_rate=arrays["reorder_rate"] if "reorder_rate" in arrays else None,
                    content=arrays["content"], created_at=arrays["created_at"],
                    cooccurrence=_csr_from(arrays, "cooccurrence_"),
                    transitions=_csr_from(arrays, "transitions_"), tags=_csr_from(arrays, "tags_"))

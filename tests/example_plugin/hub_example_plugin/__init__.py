@@ -67,6 +67,14 @@ def hub_workflow_nodes(register):
     register("example.wait", "Waits, leaving a note each time it starts", WaitConfig, wait_step)
 
 
+def hub_integrations(register):
+    from hub_example_plugin.integrations import NotesCloudConfig, NotesCloudCredentials, check_notes_cloud
+
+    register("notes-cloud", "Notes Cloud", "storage", "notes", NotesCloudCredentials,
+             config_model=NotesCloudConfig, test=check_notes_cloud,
+             description="Mirror the organization's notes to a Notes Cloud account")
+
+
 def hub_commands(register):
     async def notes(args, hub):
         from hub_example_plugin.models import ExampleNote

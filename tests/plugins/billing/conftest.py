@@ -1,5 +1,5 @@
 """The billing tests' Stripe: `localstripe` (a Stripe emulator from PyPI) on the loopback for the
-whole session, a small fake of Stripe's `/v1/checkout/sessions` (localstripe has no Checkout),
+whole session, a small fake of what localstripe lacks (Checkout sessions, billing meter events),
 and the session app's billing settings switched to the Stripe provider for one test."""
 
 from __future__ import annotations
@@ -70,31 +70,64 @@ def stripe_prices(localstripe_url):
     return prices
 
 
-class FakeCheckout:
-    """Stripe's `POST /v1/checkout/sessions`, as far as the Hub uses it: records each request
-    (form-encoded, as the SDK sends it) and answers a session."""
+class FakeStripe:
+    """The parts of Stripe localstripe lacks, as far as the Hub uses them, form-encoded as the
+    SDK sends them: `POST /v1/checkout/sessions` (answers a session), `POST /v1/billing/meter_events`
+    (counts each `identifier` once, as Stripe does) and `POST /v1/customers` (for the meter tests'
+    customers). Every request is recorded."""
 
     def __init__(self) -> None:
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []  # checkout sessions
+        self.meter_requests: list[dict] = []  # every meter event sent, retries included
+        self.meter_events: dict[str, dict] = {}  # identifier -> the event Stripe counts
+        self.answers_to_lose = 0  # meter events accepted whose answer is then a 500
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if self.path != "/v1/checkout/sessions":
+                form = dict(parse_qsl(body))
+                if self.path == "/v1/checkout/sessions":
+                    fake.requests.append({"form": form, "authorization": self.headers.get("Authorization")})
+                    session = "cs_test_" + uuid.uuid4().hex
+                    self._answer(200, {"id": session, "object": "checkout.session", "mode": "subscription",
+                                       "url": f"https://checkout.stripe.com/c/pay/{session}"})
+                elif self.path == "/v1/billing/meter_events":
+                    self._meter_event(form)
+                elif self.path == "/v1/customers":
+                    self._answer(200, {"id": "cus_" + uuid.uuid4().hex[:14], "object": "customer",
+                                       "email": form.get("email"), "metadata": {}})
+                else:
                     self._answer(404, {"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}})
-                    return
-                fake.requests.append({"form": dict(parse_qsl(body)),
-                                      "authorization": self.headers.get("Authorization")})
-                session = "cs_test_" + uuid.uuid4().hex
-                self._answer(200, {"id": session, "object": "checkout.session", "mode": "subscription",
-                                   "url": f"https://checkout.stripe.com/c/pay/{session}"})
 
-            def _answer(self, status: int, body: dict) -> None:
+            def _meter_event(self, form: dict) -> None:
+                fake.meter_requests.append(form)
+                missing = [key for key in ("event_name", "payload[stripe_customer_id]", "payload[value]")
+                           if not form.get(key)]
+                if missing:
+                    self._answer(400, {"error": {"type": "invalid_request_error", "param": missing[0],
+                                                 "message": f"Missing required param: {missing[0]}."}})
+                    return
+                identifier = form.get("identifier") or uuid.uuid4().hex
+                fake.meter_events.setdefault(identifier, form)  # a repeated identifier counts once
+                if fake.answers_to_lose:
+                    fake.answers_to_lose -= 1
+                    self._answer(500, {"error": {"type": "api_error", "message": "An unknown error occurred"}},
+                                 {"Stripe-Should-Retry": "false"})
+                    return
+                self._answer(200, {"object": "billing.meter_event", "created": int(time.time()),
+                                   "event_name": form["event_name"], "identifier": identifier, "livemode": False,
+                                   "payload": {"stripe_customer_id": form["payload[stripe_customer_id]"],
+                                               "value": form["payload[value]"]},
+                                   "timestamp": int(form.get("timestamp") or time.time())})
+
+            def _answer(self, status: int, body: dict, headers: dict | None = None) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -106,14 +139,22 @@ class FakeCheckout:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def counted(self, stripe_customer_id: str, event_name: str) -> int:
+        """The units Stripe counts for the customer's meter (each identifier once)."""
+        return sum(int(form["payload[value]"]) for form in self.meter_events.values()
+                   if form["payload[stripe_customer_id]"] == stripe_customer_id and form["event_name"] == event_name)
+
+    def sent_to(self, stripe_customer_id: str) -> list[dict]:
+        return [form for form in self.meter_requests if form.get("payload[stripe_customer_id]") == stripe_customer_id]
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
 @pytest.fixture(scope="session")
-def fake_checkout():
-    fake = FakeCheckout()
+def fake_stripe():
+    fake = FakeStripe()
     yield fake
     fake.close()
 

@@ -3,9 +3,14 @@ local provider, and the plan's rate limits, quotas and WebSocket limit on the ne
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+
 import pytest
 
 from plugins.billing.settings import BillingSettings
+from tests.live_server import ROOT, hub_environment
 
 
 async def test_plans_list_every_limit_the_seeds_name(api, api_of):
@@ -29,7 +34,8 @@ async def test_admin_assigns_a_plan_and_its_limits_apply_on_the_next_request(api
     response, _ = await api.request("GET", "/api/v1/plans")
     assert response.headers["X-RateLimit-Limit"] == "500"  # starter: the [rate_limits] rule of /api/*
 
-    assert await api.put("/api/v1/billing/plan", {"plan": "free"}) == {"plan": "free", "previous_plan": "starter"}
+    assigned = await api.put("/api/v1/billing/plan", {"plan": "free"})
+    assert (assigned["plan"], assigned["previous_plan"]) == ("free", "starter")
     response, body = await api.request("GET", "/api/v1/plans")
     assert body["current_plan"] == "free"
     assert response.headers["X-RateLimit-Limit"] == "1000"  # 1,000 requests an hour at most
@@ -38,7 +44,7 @@ async def test_admin_assigns_a_plan_and_its_limits_apply_on_the_next_request(api
     assert (await hub.extensions["metering"].limits_for(api.org_id))["workflow_executions"] == 1_000
     assert await hub.extensions["websocket"].connection_limit(api.org_id) == ("free", 5)
 
-    await api.put("/api/v1/billing/plan", {"plan": "pro"})
+    moved = await api.put("/api/v1/billing/plan", {"plan": "pro"})
     response, _ = await api.request("GET", "/api/v1/plans")
     assert response.headers["X-RateLimit-Limit"] == "10000"
     assert (await api.get("/api/v1/usage"))["quota"]["api_calls_limit"] == 10_000_000
@@ -47,6 +53,14 @@ async def test_admin_assigns_a_plan_and_its_limits_apply_on_the_next_request(api
     assert changes == [{"plan": "free", "previous_plan": "starter", "reason": "assigned"},
                        {"plan": "pro", "previous_plan": "free", "reason": "assigned"}]
     assert (await api.get("/api/v1/tenant"))["plan"] == "pro"
+    # each assignment is the organization's local subscription until the next one
+    current = await api.get(f"/api/v1/subscriptions/{moved['subscription_id']}")
+    assert (current["provider"], current["plan"], current["status"]) == ("local", "pro", "active")
+    ended = await api.get(f"/api/v1/subscriptions/{assigned['subscription_id']}")
+    assert (ended["plan"], ended["status"]) == ("free", "canceled") and ended["canceled_at"]
+    assert (await api.put("/api/v1/billing/plan", {"plan": "pro"}))["subscription_id"] == moved["subscription_id"]
+    assert [row["id"] for row in (await api.get("/api/v1/subscriptions"))["subscriptions"]] == [
+        moved["subscription_id"], assigned["subscription_id"]]
 
 
 async def test_the_plan_rate_limit_refuses_past_an_hours_requests(api, billing, hub):
@@ -101,3 +115,25 @@ def test_config_changes_plans_field_by_field_and_adds_plans():
     assert "sk_live_abc" not in repr(BillingSettings(secret_key="sk_live_abc"))
     with pytest.raises(ValueError):
         BillingSettings.model_validate({"fallback_plan": "gold"})
+
+
+async def hub_command(settings, *args: str) -> subprocess.CompletedProcess:
+    """`hub.py <args>` in a child process on the suite's data dir and database."""
+    env = hub_environment(settings.data_dir, {"HUB_DATABASE_URL": settings.effective_database_url})
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, str(ROOT / "hub.py"), *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, stdin=subprocess.DEVNULL, timeout=300)
+
+
+async def test_an_operator_sets_a_plan_on_the_command_line(api, settings):
+    result = await hub_command(settings, "billing", "set-plan", "--org", api.org_id, "--plan", "pro")
+    assert result.returncode == 0, result.stderr
+    [row] = (await api.get("/api/v1/subscriptions"))["subscriptions"]
+    assert result.stdout.strip() == f"Organization {api.org_id}: plan starter -> pro (subscription {row['id']})"
+    assert (row["provider"], row["plan"], row["status"]) == ("local", "pro", "active")
+
+    for arguments, reason in ((("--org", api.org_id, "--plan", "platinum"), "unknown plan"),
+                              (("--org", "acme", "--plan", "pro"), "not an organization id")):
+        failed = await hub_command(settings, "billing", "set-plan", *arguments)
+        assert failed.returncode == 1 and reason in failed.stderr, failed.stderr
+    assert (await api.get("/api/v1/subscriptions"))["total"] == 1

@@ -102,14 +102,14 @@ async def test_localstripes_own_events_signed_into_the_webhook_are_applied_once(
     assert (await api.get("/api/v1/plans"))["current_plan"] == "free"
 
 
-async def test_checkout_session(api, billing, fake_checkout, stripe_prices):
-    billing(provider="stripe", secret_key="sk_test_checkout", webhook_secret="whsec_x", api_base=fake_checkout.url,
+async def test_checkout_session(api, billing, fake_stripe, stripe_prices):
+    billing(provider="stripe", secret_key="sk_test_checkout", webhook_secret="whsec_x", api_base=fake_stripe.url,
             prices=stripe_prices)
     body = await api.post("/api/v1/checkout", {"plan": "pro", "success_url": "https://app.example.com/ok",
                                                "cancel_url": "https://app.example.com/cancel"}, status=200)
     assert body["session_id"].startswith("cs_test_")
     assert body["url"] == f"https://checkout.stripe.com/c/pay/{body['session_id']}"
-    sent = fake_checkout.requests[-1]
+    sent = fake_stripe.requests[-1]
     assert sent["authorization"] == "Bearer sk_test_checkout"
     form = sent["form"]
     assert form["mode"] == "subscription" and form["client_reference_id"] == api.org_id
@@ -129,7 +129,46 @@ async def test_checkout_session(api, billing, fake_checkout, stripe_prices):
     await api.error("POST", "/api/v1/checkout", {"plan": "pro", "success_url": "https://evil.example/x",
                                                  "cancel_url": "https://app.example.com/c"},
                     status=400, field="success_url")
-    count = len(fake_checkout.requests)
+    count = len(fake_stripe.requests)
     await api.post("/api/v1/checkout", {"plan": "pro", "success_url": "https://app.example.com/ok",
                                         "cancel_url": "https://app.example.com/cancel"}, status=200)
-    assert len(fake_checkout.requests) == count + 1
+    assert len(fake_stripe.requests) == count + 1
+
+
+async def test_a_subscription_and_an_invoice_by_id_are_the_organizations_own(
+        api, other_api, api_of, stripe_client, with_localstripe):
+    created = await api.post("/api/v1/subscriptions", {"plan": "pro", "payment_method_id": card(stripe_client)})
+    invoice = (await api.get("/api/v1/invoices"))["invoices"][0]
+    member = await api_of(role="member")
+    assert await member.get(f"/api/v1/subscriptions/{created['id']}") == await api.get(
+        f"/api/v1/subscriptions/{created['id']}")
+    got = await member.get(f"/api/v1/invoices/{invoice['id']}")
+    assert got == invoice and got["amount_due"] == 4900
+
+    # another organization, subscribed too, sees neither; its own ids are not this one's either
+    theirs = await other_api.post("/api/v1/subscriptions", {"plan": "pro", "payment_method_id": card(stripe_client)})
+    their_invoice = (await other_api.get("/api/v1/invoices"))["invoices"][0]
+    for caller, path in ((other_api, f"/api/v1/subscriptions/{created['id']}"),
+                         (other_api, f"/api/v1/invoices/{invoice['id']}"),
+                         (api, f"/api/v1/subscriptions/{theirs['id']}"),
+                         (api, f"/api/v1/invoices/{their_invoice['id']}"),
+                         (api, "/api/v1/subscriptions/not-an-id"),
+                         (api, f"/api/v1/invoices/{created['id']}")):  # a subscription's id is no invoice's
+        await caller.error("GET", path, status=404, code="NOT_FOUND")
+
+
+async def test_a_declined_card_is_402_and_writes_nothing(api, events, stripe_client, with_localstripe):
+    declined = card(stripe_client, "4000000000000002")  # localstripe declines it, as Stripe's test card
+    error = await api.error("POST", "/api/v1/subscriptions", {"plan": "pro", "payment_method_id": declined},
+                            status=402, code="PAYMENT_FAILED")
+    assert "declined" in error["message"].lower() and error["details"]["stripe_code"] == "card_declined"
+    assert "sk_test" not in json.dumps(error)
+    assert (await api.get("/api/v1/subscriptions"))["total"] == 0
+    assert (await api.get("/api/v1/invoices"))["total"] == 0
+    assert (await api.get("/api/v1/plans"))["current_plan"] == "starter"
+    assert [e.type for e in events.of(api.org_id) if e.type.startswith("billing.")] == []
+
+    # a good card afterwards subscribes (and the organization has one customer)
+    created = await api.post("/api/v1/subscriptions", {"plan": "pro", "payment_method_id": card(stripe_client)})
+    assert created["status"] == "active"
+    assert len(events.of(api.org_id, "billing.customer.created")) == 1

@@ -51,7 +51,6 @@ async def test_every_save_is_a_version_and_older_versions_stay_readable(api):
 
 @pytest.mark.parametrize("definition, field, reason", [
     (workflow(nodes=[node("a", "no-such-type")]), "nodes[0].type", "unknown node type 'no-such-type'"),
-    (workflow(nodes=[node("a", "email-sender")]), "nodes[0].type", "comes with the messaging plugin"),
     (workflow(nodes=[node("a", "api-integration", {"method": "BREW"})]), "nodes[0].config.url", "Field required"),
     (workflow(nodes=[node("a", "api-integration", {"url": "http://x", "method": "BREW"})]), "nodes[0].config.method",
      "Input should be"),
@@ -80,6 +79,19 @@ async def test_a_bad_graph_is_refused_naming_the_problem(api, definition, field,
     assert (await api.get("/api/workflows"))["workflows"] == []  # nothing half-written
 
 
+async def test_a_node_type_of_a_plugin_switched_off_for_the_organization_names_the_plugin(api):
+    await api.call("PUT", "/api/v1/plugins/messaging", {"enabled": False})
+    try:
+        body = await api.error("POST", "/api/workflows", workflow(nodes=[node("a", "email-sender")]), status=400,
+                               code="VALIDATION_ERROR")
+        assert {"field": "nodes[0].type", "reason": "node type 'email-sender' comes with the messaging plugin, "
+                "which is not enabled"} in [{k: p[k] for k in ("field", "reason")} for p in body["details"]["problems"]]
+        assert (await api.get("/api/workflows/node-types"))["missing"]["email-sender"] == "messaging"
+    finally:
+        await api.call("PUT", "/api/v1/plugins/messaging", {"enabled": True})
+    await api.create_workflow(workflow(nodes=[node("a", "email-sender", {"subject": "Hi"})]))
+
+
 async def test_every_problem_is_named_at_once(api):
     body = await api.error("POST", "/api/workflows", workflow(
         nodes=[node("a", "no-such-type"), transform("b", {}), transform("c", {})],
@@ -103,7 +115,7 @@ async def test_node_types_list_every_plugins_nodes_and_what_is_missing(api):
     assert names["workflows.decision-logic"]["aliases"] == ["decision-logic"]
     assert names["workflows.decision-logic"]["outputs"] == ["true", "false"]
     assert "condition" in names["workflows.decision-logic"]["config_schema"]["properties"]
-    assert listed["missing"]["email-sender"] == "messaging"
+    assert names["messaging.email-sender"]["aliases"] == ["email-sender"] and "email-sender" not in listed["missing"]
 
 
 async def test_roles(api, api_of):

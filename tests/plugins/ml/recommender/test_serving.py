@@ -45,7 +45,8 @@ async def test_internal_shape(api, internal_api):
         "context": {"device_type": "mobile", "location": "Berlin", "session_id": "s-1"},
         "filters": {"categories": ["electronics", "books"], "min_score": 0.0, "exclude_ids": ["electronics-0"]},
     })
-    assert set(body) == {"request_id", "recommendations", "model_version", "latency_ms", "cache_hit"}
+    assert set(body) == {"request_id", "recommendations", "model_version", "latency_ms", "cache_hit", "fallback"}
+    assert body["fallback"] is None  # a known user, ranked by the model
     uuid.UUID(body["request_id"])
     assert body["model_version"] == "v1" and body["cache_hit"] is False and body["latency_ms"] >= 0
     for r in body["recommendations"]:

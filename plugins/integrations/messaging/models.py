@@ -1,0 +1,47 @@
+"""The messaging plugin's tables: each message sent (what to send, its status and history) and
+the organizations' templates. Provider credentials are never here: the core keeps them
+encrypted (`/api/integrations`)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+
+from core import TenantModel
+
+
+class Message(TenantModel):
+    """One email or SMS. `payload` is what the send job delivers (rendered content, attachments
+    in base64); `history` is every status it went through: [{status, at, detail}]."""
+
+    channel = fields.CharField(max_length=10)  # email | sms
+    provider = fields.CharField(max_length=30)  # smtp | twilio
+    status = fields.CharField(max_length=20, db_index=True)  # queued | sending | sent | failed | delivered
+    recipients = fields.JSONField()  # to (email: a list; sms: one number)
+    sender = fields.CharField(max_length=320, null=True)
+    subject = fields.CharField(max_length=998, null=True)
+    template_id = fields.UUIDField(null=True)
+    payload = fields.JSONField()
+    provider_message_id = fields.CharField(max_length=255, null=True, db_index=True)
+    error = fields.CharField(max_length=1000, null=True)
+    attempts = fields.IntField(default=0)
+    job_id = fields.UUIDField(null=True)
+    created_by = fields.UUIDField(null=True)
+    history = fields.JSONField(default=list)
+
+    class Meta:
+        table = "messaging_message"
+
+
+class MessageTemplate(TenantModel):
+    """A Jinja2 template of an organization, rendered in a sandbox (templates.py)."""
+
+    name = fields.CharField(max_length=200)
+    channel = fields.CharField(max_length=10)  # email | sms
+    description = fields.CharField(max_length=1000, default="")
+    subject = fields.TextField(null=True)
+    html = fields.TextField(null=True)
+    text = fields.TextField(null=True)
+
+    class Meta:
+        table = "messaging_template"
+        unique_together = (("org_id", "name"),)
