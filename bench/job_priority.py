@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -30,12 +29,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from reporting import machine, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import jobs_throughput as base  # noqa: E402 - hub_env, database_url, _forget
+import jobs_throughput as base  # noqa: E402 - migrated_env, _forget
 
 RESULTS = ROOT / "bench" / "results" / "job_priority.json"
 
@@ -118,25 +118,16 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
     args = parser.parse_args()
     args.prefetch = 2 * args.threads
-    url = base.database_url(args)
-    env = base.hub_env(args, url, f"bench-prio-{uuid.uuid4().hex[:8]}")
-    migrated = subprocess.run([sys.executable, str(ROOT / "hub.py"), "migrate"], env=env, cwd=ROOT,
-                              capture_output=True, text=True)
-    assert migrated.returncode == 0, migrated.stderr
-    os.environ.clear()
-    os.environ.update(env)
+    env = base.migrated_env(args, f"bench-prio-{uuid.uuid4().hex[:8]}")
     load = os.getloadavg()
     runs = asyncio.run(run_all(args, env))
     result = {
         "benchmark": "an urgent job behind a backlog (Redis broker, one hub worker process)",
         "database": args.database, "backlog_jobs": args.jobs, "threads": args.threads, "prefetch": args.prefetch,
-        "machine": {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(load),
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from reporting import machine, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,6 +108,18 @@ def hub_env(args, database_url: str, namespace: str) -> dict:
         HUB_JOBS__NAMESPACE=namespace, HUB_JOBS__PREFETCH=str(args.prefetch), HUB_AUTO_MIGRATE="false",
         HUB_LOG_LEVEL="WARNING", HUB_RATE_LIMITS__ENABLED="false",
     )
+    return env
+
+
+def migrated_env(args, namespace: str) -> dict:
+    """The Hub's environment for this run, its database migrated, and made this process's own
+    (the in-process Hub that enqueues reads it)."""
+    env = hub_env(args, database_url(args), namespace)
+    migrated = subprocess.run([sys.executable, str(ROOT / "hub.py"), "migrate"], env=env, cwd=ROOT,
+                              capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stderr
+    os.environ.clear()
+    os.environ.update(env)
     return env
 
 
@@ -236,14 +248,7 @@ def main() -> None:
     args = parser.parse_args()
 
     args.prefetch = args.prefetch or 2 * args.threads
-    url = database_url(args)
-    namespace = f"bench-hub-{uuid.uuid4().hex[:8]}"
-    env = hub_env(args, url, namespace)
-    migrated = subprocess.run([sys.executable, str(ROOT / "hub.py"), "migrate"], env=env, cwd=ROOT,
-                              capture_output=True, text=True)
-    assert migrated.returncode == 0, migrated.stderr
-    os.environ.clear()
-    os.environ.update(env)
+    env = migrated_env(args, f"bench-hub-{uuid.uuid4().hex[:8]}")
     load = os.getloadavg()
     runs = asyncio.run(run_all(args, env))
     if len(runs) > 1:
@@ -253,13 +258,10 @@ def main() -> None:
         "benchmark": "jobs enqueue-to-done throughput (Redis broker)",
         "database": args.database,
         "jobs": args.jobs, "threads": args.threads, "prefetch": args.prefetch, "enqueue_concurrency": args.concurrency,
-        "machine": {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(load),
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(RESULTS, result)
 
 
 if __name__ == "__main__":

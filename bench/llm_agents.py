@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -156,10 +157,7 @@ async def main() -> None:
           f"direct {report['tokens_per_run_direct']}")
     print(f"runs succeeded {report['succeeded_share']:.0%}, created their lead {report['lead_created_share']:.0%}, "
           f"leads in the CRM: {total_leads} (of {args.runs + 1} runs)")
-    out = ROOT / "bench" / "results" / "llm_agents.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_results("llm_agents.json", report)
 
 
 if __name__ == "__main__":

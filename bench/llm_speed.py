@@ -39,6 +39,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -373,10 +374,7 @@ def main() -> None:
                   f"{row['e2e_tokens_per_second']:>9} {row['tokens']:>6} {ratio['ttft']:>7} "
                   f"{ratio['tokens_per_second']:>7} {ratio['e2e_tokens_per_second']:>6}  "
                   f"{row.get('same_output_as_direct', '')}")
-    out = ROOT / "bench" / "results" / "llm_speed.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    write_results("llm_speed.json", report)
 
 
 if __name__ == "__main__":

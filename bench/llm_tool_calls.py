@@ -40,6 +40,7 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -371,10 +372,7 @@ def main() -> None:
             reasons = ", ".join(f"{kind} ({count})" for kind, count in list(row["failures"].items())[:3])
             print(f"{chat_format:<6} {mode:<8} {row['validity']:>9.1%} {row['accuracy']:>9.1%} "
                   f"{row['median_tokens']:>10} {row['median_seconds']:>6}  {reasons}")
-    out = ROOT / "bench" / "results" / "llm_tool_calls.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    write_results("llm_tool_calls.json", report)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -163,10 +164,7 @@ async def main() -> None:
         )
     print(f"rule lookup (11 default rules): {results['rule_match_us']} µs")
     print("ratios:", json.dumps(results["ratios"]))
-    out = ROOT / "bench" / "results" / "ratelimit_check.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_results("ratelimit_check.json", results)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -310,9 +311,7 @@ def main() -> None:
         "k": K,
         "sizes": sorted(kept + measured, key=lambda entry: entry["items"]),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {RESULTS}")
+    write_results(RESULTS, report)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -525,9 +526,7 @@ def main() -> None:
         result, name = run_through_api(args), "recommender_quality_api"
     else:
         result, name = run_engine(args), "recommender_quality"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS / f'{name}.json'}")
+    write_results(RESULTS / f"{name}.json", result)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -240,10 +241,7 @@ def main() -> None:
             http_ms, server = case["http_ms"], case.get("server_ms", {})
             print(f"{case['case']:40} {http_ms['p50']:>9} {http_ms['p95']:>8} {http_ms['p99']:>8} "
                   f"{server.get('p50', ''):>11} {server.get('p99', ''):>8}")
-    out = ROOT / "bench" / "results" / "recommender_serving.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"\nwritten {out}")
+    write_results("recommender_serving.json", results)
 
 
 if __name__ == "__main__":

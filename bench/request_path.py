@@ -92,6 +92,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Iterator
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "request_path.json"
@@ -1010,9 +1011,7 @@ def main() -> None:
             stop(process, grace=10)
         report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
         if report["backends"]:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(json.dumps(report, indent=2))
-            print(f"\nwrote {args.output}")
+            write_results(args.output, report)
         shutil.rmtree(work_dir, ignore_errors=True)
 
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,10 +124,7 @@ def main() -> None:
     print(f"first start (migrations, secret key): {first_start:.2f}s; hub over bare: {report['hub_over_bare_s']:.2f}s; "
           f"load average {report['load_average_1min']}")
     print(f"heavy modules imported by create_app: {', '.join(report['heavy_modules_imported_by_create_app']) or 'none'}")
-    out = ROOT / "bench" / "results" / "startup.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_results("startup.json", report)
 
 
 if __name__ == "__main__":

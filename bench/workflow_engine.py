@@ -31,6 +31,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -288,10 +289,8 @@ def main() -> None:
         Path(args._output).write_text(json.dumps({"workers": asyncio.run(workers_part(args, dict(os.environ)))}))
         return
     report = asyncio.run(main_async(args))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     report["settings"]["output"] = str(args.output)
-    args.output.write_text(json.dumps(report, indent=2, default=str))
-    print(f"wrote {args.output}")
+    write_results(args.output, report)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from reporting import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -417,7 +418,4 @@ if __name__ == "__main__":
     parsed = parser.parse_args()
     report = asyncio.run(main(parsed))
     print_table(report)
-    out = ROOT / "bench" / "results" / "ws_fanout.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_results("ws_fanout.json", report)

@@ -23,7 +23,8 @@ Lists         paginate(style), Page (`await page.fetch(query, "-created_at")`, `
               OffsetQuery, SkipQuery, PageNumberQuery, Pagination, CamelPagination; keyset pages:
               CursorQuery (?cursor=, ?total=), CursorPagination, CamelCursorPagination
 Query strings validate_query(model) (the view gets `query_args`), Query, Blankable, CommaSeparated
-API docs      document_errors(409, ...) (the OpenAPI document infers 400/401/403/404/429)
+API docs      document_errors(409, ...) (the OpenAPI document infers 400/401/403/404/429),
+              Text(media_type) (`document_response(Text("text/css"))`: a body that is not JSON)
 Tables        TenantModel (org_id, `for_org`, `get_for_org`), TimestampedModel,
               transaction() (tortoise's in_transaction plus after-commit), on_commit(callback)
 Events        emit(org_id, type, data) (recorded with the caller's transaction, delivered
@@ -36,7 +37,8 @@ Functions     call_function, available_functions, openai_tool, FunctionContext, 
 Rate limits   rate_limit(key, requests_per_minute, burst) (a bucket of your own: per workflow, ...)
 Usage         record_usage, check_quota, consume_quota (metered units and monthly quotas),
               usage_totals(org_id, start, end) (every unit's total over days, e.g. to bill it),
-              member_count(org_id) (seats), open_connections(org_id) (WebSocket connections open now),
+              member_count(org_id) (seats), member_ids(org_id, roles=None) (active members' ids),
+              open_connections(org_id) (WebSocket connections open now),
               quota_exempt (a view, under `require`, neither counted nor refused by quotas),
               record_cache (cache hit/miss metrics), tenant_label (an organization as a
               metric label: a keyed hash, never the id)
@@ -92,7 +94,7 @@ from core.files.service import (
 from core.files.uploads import save_upload
 from core.http.auth import current_org_id, current_principal, public, require
 from core.http.errors import max_body
-from core.http.openapi import document_errors
+from core.http.openapi import Text, document_errors
 from core.http.pagination import (
     CamelCursorPagination,
     CamelPagination,
@@ -130,7 +132,7 @@ from core.kernel.transactions import on_commit, transaction
 from core.ops.metering import check_quota, consume_quota, quota_exempt, record_usage, usage_totals
 from core.ops.ratelimit import rate_limit
 from core.ops.observability.metrics import record_cache, tenant_label
-from core.tenancy.accounts import member_count
+from core.tenancy.accounts import member_count, member_ids
 from core.tenancy.credentials import (
     Credentials,
     CredentialsUnreadable,
@@ -152,7 +154,7 @@ __all__ = [
     # lists, query strings and API docs
     "Blankable", "CamelCursorPagination", "CamelPagination", "CommaSeparated", "CursorPagination", "CursorQuery",
     "OffsetQuery", "PageNumberQuery", "Pagination", "Query",
-    "SkipQuery", "document_errors", "validate_query",
+    "SkipQuery", "Text", "document_errors", "validate_query",
     # credentials of integrations, encrypted at rest
     "Credentials", "CredentialsUnreadable", "delete_credentials", "load_credentials", "mask_credentials",
     "save_credentials",
@@ -165,5 +167,5 @@ __all__ = [
     "FileInfo", "delete_file", "delete_files", "file_info", "file_response", "open_file", "save_file", "save_upload",
     "storage_used",
     # usage against a plan's limits (billing)
-    "member_count", "open_connections", "usage_totals",
+    "member_count", "member_ids", "open_connections", "usage_totals",
 ]

@@ -33,6 +33,15 @@ async def member_count(org_id: Any) -> int:
     return await User.filter(org_id=org_id, is_active=True).count()
 
 
+async def member_ids(org_id: Any, roles: tuple[str, ...] | None = None) -> list[uuid.UUID]:
+    """The ids of the organization's active members, of these roles when given (e.g. `("admin",)`
+    for whom to tell about the organization's own business, such as a failed payment)."""
+    members = User.filter(org_id=org_id, is_active=True)
+    if roles is not None:
+        members = members.filter(role__in=list(roles))
+    return list(await members.order_by("created_at", "id").values_list("id", flat=True))
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 

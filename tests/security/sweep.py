@@ -76,6 +76,10 @@ FACTORIES: dict[str, tuple[str, str]] = {
     "subscription_id": ("PUT /api/v1/billing/plan", "subscription_id"),
     # a message: an email queued (no SMTP connected: its job fails it, and it stays)
     "message_id": ("POST /api/v1/messages/email", "id"),
+    # a ticket's attachment: an upload to the ticket (the sweep's small CSV)
+    "attachment_id": ("POST /api/v1/tickets/{ticket_id}/attachments", "id"),
+    # a notification: one the owner sends to themself (no user_id: the caller)
+    "notification_id": ("POST /api/v1/notifications", "id"),
 }
 # GET operations whose answer changes with every request anyone makes, so they are no part of
 # what an organization "has" (the request counters of metering, the server's own health).

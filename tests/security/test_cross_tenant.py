@@ -31,6 +31,11 @@ NOT_COVERED = {
     **{f"{method} /n8n/{kind}/{{path}}": "a webhook URL names the workflow itself (public by design, found by its "
        "path; tests/plugins/n8n/test_webhooks.py)"
        for method in ("DELETE", "GET", "PATCH", "POST", "PUT") for kind in ("webhook", "webhook-test")},
+    **{name: "a theme is addressed by its organization's id and is public by design (a login page shows it); "
+             "writes are the admin's of that organization, another's gets 404 (tests/plugins/themes)"
+       for name in ("GET /api/v1/themes/{org_id}", "PUT /api/v1/themes/{org_id}", "GET /api/v1/themes/{org_id}/css",
+                    "GET /api/v1/themes/{org_id}/logo", "POST /api/v1/themes/{org_id}/logo",
+                    "DELETE /api/v1/themes/{org_id}/logo")},
 }
 
 

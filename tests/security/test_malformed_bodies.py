@@ -49,6 +49,9 @@ OPTIONAL_BODIES = {
     "POST /api/v1/webhooks/{webhook_id}/test": "without one, the test event is sent",
     "POST /api/integrations/{integration_id}/test": "without one, the stored connection is tested",
     "POST /api/integrations/{integration_id}/disconnect": "the reason is optional",
+    "POST /api/v1/notifications/read-all": "without one, every notification is marked read",
+    "PUT /api/v1/notifications/{notification_id}/read": "without one, it is marked read",
+    "PUT /api/notifications/{notification_id}/read": "without one, it is marked read",
 }
 RAW = "\x01raw{}\x01"  # a placeholder replaced by JSON text json.dumps cannot write (1e400, NaN)
 
