@@ -4,7 +4,6 @@ and the organizations' templates. Routes, hub functions and workflow nodes all c
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from tortoise.expressions import Q
@@ -19,7 +18,6 @@ from core import (
     integration_failed,
     integration_synced,
     iso,
-    not_found,
     transaction,
     utcnow,
 )
@@ -42,13 +40,7 @@ def settings(hub):
 
 
 async def _template(org_id: str, template_id: str, channel: str) -> MessageTemplate:
-    try:
-        uuid.UUID(template_id)
-    except ValueError:
-        raise not_found("Template") from None
-    row = await MessageTemplate.get_or_none(org_id=org_id, id=template_id)
-    if row is None:
-        raise not_found("Template")
+    row = await get_template(org_id, template_id)
     if row.channel != channel:
         raise HubError("VALIDATION_ERROR", f"Template {template_id} is an {row.channel} template, not {channel}",
                        {"field": "template_id", "reason": f"not an {channel} template"})
@@ -165,14 +157,7 @@ def message_body(message: Message) -> dict:
 
 
 async def get_message(org_id: str, message_id: str) -> Message:
-    try:
-        uuid.UUID(message_id)
-    except ValueError:
-        raise not_found("Message") from None
-    message = await Message.get_or_none(org_id=org_id, id=message_id)
-    if message is None:
-        raise not_found("Message")
-    return message
+    return await Message.get_for_org(org_id, message_id, "Message")
 
 
 def messages_query(org_id: str, status: str | None, channel: str | None):
@@ -342,14 +327,7 @@ async def create_template(org_id: str, fields: dict) -> MessageTemplate:
 
 
 async def get_template(org_id: str, template_id: str) -> MessageTemplate:
-    try:
-        uuid.UUID(template_id)
-    except ValueError:
-        raise not_found("Template") from None
-    row = await MessageTemplate.get_or_none(org_id=org_id, id=template_id)
-    if row is None:
-        raise not_found("Template")
-    return row
+    return await MessageTemplate.get_for_org(org_id, template_id, "Template")
 
 
 async def update_template(org_id: str, template_id: str, changes: dict) -> MessageTemplate:
