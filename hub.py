@@ -9,6 +9,7 @@
                                                      (password: --password, HUB_ADMIN_PASSWORD,
                                                      or asked for on a terminal)
     hub plugins                                      list plugins and their state
+    hub new-plugin NAME [--dir DIR]                  write a new plugin package (default ./hub-NAME)
     hub <plugin> <command> ...                       a plugin's own command (hook hub_commands),
                                                      e.g. `hub recommender train --org ID`
 
@@ -27,7 +28,8 @@ import os
 import sys
 from pathlib import Path
 
-BUILTIN_COMMANDS = ("serve", "worker", "migrate", "makemigrations", "create-admin", "rotate-credentials", "plugins")
+BUILTIN_COMMANDS = ("serve", "worker", "migrate", "makemigrations", "create-admin", "rotate-credentials", "plugins",
+                    "new-plugin")
 
 
 class CommandFailed(Exception):
@@ -186,7 +188,10 @@ def cmd_worker(args) -> None:
     os.environ["HUB_AUTO_MIGRATE"] = "false"  # done above, once, for all processes
     processes = args.processes or settings.jobs.worker_processes
     threads = args.threads or settings.jobs.worker_threads
-    command = [sys.executable, os.path.abspath(__file__), "worker", "--child", "--threads", str(threads)]
+    # The one-file binary (scripts/build_binary.sh) is its own interpreter: it runs `hub worker`
+    # itself; otherwise this Python runs this file.
+    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, os.path.abspath(__file__)]
+    command = [*program, "worker", "--child", "--threads", str(threads)]
     sys.exit(worker.supervise(processes, command, settings.jobs.shutdown_grace_seconds))
 
 
@@ -297,6 +302,24 @@ def cmd_plugins(args) -> None:
     print(f"{'name':<20} {'version':<10} {'source':<12} {'mount':<12} hooks")
     for info in sorted(plugins.values(), key=lambda p: p.name):
         print(f"{info.name:<20} {info.version:<10} {info.source:<12} {info.mount or '/':<12} {', '.join(info.hooks)}")
+
+
+# -- hub new-plugin -------------------------------------------------------------------------------
+
+
+def cmd_new_plugin(args) -> None:
+    from core.scaffold import ScaffoldError, names_for, new_plugin
+
+    try:
+        names = names_for(args.name)
+        root = Path(args.dir or names["dist"])
+        written = new_plugin(args.name, root)
+    except ScaffoldError as error:
+        raise CommandFailed(f"new-plugin: {error}", 2) from None
+    print(f"Wrote the {args.name!r} plugin ({len(written)} files) to {root}/:")
+    for path in written:
+        print(f"  {path}")
+    print(f"Next: pip install -e {root} && hub plugins   (tests: cd {root} && pytest)")
 
 
 # -- hub <plugin> <command> -----------------------------------------------------------------------
@@ -413,6 +436,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                         ).set_defaults(func=cmd_rotate_credentials)
 
     commands.add_parser("plugins", help="list plugins").set_defaults(func=cmd_plugins)
+
+    scaffold = commands.add_parser("new-plugin", help="write a new plugin package from the template")
+    scaffold.add_argument("name", help="the plugin's name: lowercase letters, digits, underscores (e.g. notes)")
+    scaffold.add_argument("--dir", help="where to write it (default ./hub-NAME); must not exist or be empty")
+    scaffold.set_defaults(func=cmd_new_plugin)
 
     if argv[:1] in (["-h"], ["--help"]):
         try:

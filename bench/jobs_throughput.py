@@ -111,10 +111,11 @@ def hub_env(args, database_url: str, namespace: str) -> dict:
     return env
 
 
-def migrated_env(args, namespace: str) -> dict:
-    """The Hub's environment for this run, its database migrated, and made this process's own
-    (the in-process Hub that enqueues reads it)."""
-    env = hub_env(args, database_url(args), namespace)
+def migrated_env(args, namespace: str, name: str = "jobs", **extra: str) -> dict:
+    """The Hub's environment for this run (plus `extra` HUB_* variables), its database (`name`'s
+    own) migrated, and made this process's own (the in-process Hub that enqueues reads it).
+    Other bench scripts import it (bench/messaging_throughput.py)."""
+    env = {**hub_env(args, database_url(args, name), namespace), **extra}
     migrated = subprocess.run([sys.executable, str(ROOT / "hub.py"), "migrate"], env=env, cwd=ROOT,
                               capture_output=True, text=True)
     assert migrated.returncode == 0, migrated.stderr
@@ -214,9 +215,9 @@ def _forget(client, namespace: str) -> None:
         client.delete(*keys)
 
 
-def database_url(args) -> str:
+def database_url(args, name: str = "jobs") -> str:
     if args.database == "sqlite":
-        path = ROOT / "data" / "bench" / "jobs_bench.sqlite3"
+        path = ROOT / "data" / "bench" / f"{name}_bench.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
@@ -226,13 +227,13 @@ def database_url(args) -> str:
     async def prepare() -> None:
         connection = await asyncpg.connect(args.postgres.replace("postgres://", "postgresql://", 1) + "/postgres")
         try:
-            await connection.execute("DROP DATABASE IF EXISTS bench_jobs WITH (FORCE)")
-            await connection.execute("CREATE DATABASE bench_jobs")
+            await connection.execute(f"DROP DATABASE IF EXISTS bench_{name} WITH (FORCE)")
+            await connection.execute(f"CREATE DATABASE bench_{name}")
         finally:
             await connection.close()
 
     asyncio.run(prepare())
-    return f"{args.postgres}/bench_jobs"
+    return f"{args.postgres}/bench_{name}"
 
 
 def main() -> None:

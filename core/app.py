@@ -27,7 +27,9 @@ from core import builtin
 from core.kernel.contributions import (
     command_registrar,
     health_check_registrar,
+    check_metrics,
     integration_registrar,
+    metric_registrar,
     workflow_node_registrar,
 )
 from core.kernel.plugins import CORE_PLUGIN, HUB_VERSION, PluginError
@@ -105,6 +107,11 @@ def collect_contributions(hub: Hub) -> None:
     hub.collect("hub_integrations", integration_registrar(hub))
     hub.collect("hub_health_checks", health_check_registrar(hub))
     hub.collect("hub_commands", command_registrar(hub))
+    hub.collect("hub_metrics", metric_registrar(hub))
+    try:
+        check_metrics(hub)
+    except ValueError as error:
+        raise PluginError(f"hook hub_metrics: {error}") from None
     for function in hub.functions.values():
         if function.permission not in hub.permissions.permissions:
             raise PluginError(
@@ -117,12 +124,16 @@ def _mount_routes(app: Quart, hub: Hub) -> None:
         blueprints = result if isinstance(result, (list, tuple)) else [result] if result else []
         mount = hub.plugins[plugin].mount
         for blueprint in blueprints:
+            # A blueprint marked `hub_at_root = True` is mounted at its own url_prefix, not under
+            # the plugin's mount (a product whose official client resolves paths from the host's
+            # root, e.g. Lightdash's SDK); route collisions are still refused below.
+            prefix = "" if getattr(blueprint, "hub_at_root", False) else mount
             if blueprint.name in hub.blueprint_owner:
                 raise PluginError(
                     f"plugins {hub.blueprint_owner[blueprint.name]!r} and {plugin!r} both define blueprint {blueprint.name!r}"
                 )
             hub.blueprint_owner[blueprint.name] = plugin
-            app.register_blueprint(blueprint, url_prefix=(mount + (blueprint.url_prefix or "")) or None)
+            app.register_blueprint(blueprint, url_prefix=(prefix + (blueprint.url_prefix or "")) or None)
 
 
 def _check_routes(app: Quart, hub: Hub) -> None:

@@ -25,6 +25,10 @@ Fixtures
     hub_settings_overrides  (session) override to give your plugin its settings: a dict of
                             `load_settings` keyword arguments, e.g. {"plugins": {"notes": {...}}}
     hub_settings            (session) the Settings of the Hub under test
+    hub_plugins             (session) override to choose the plugins of the Hub under test: None (the
+                            default) loads every installed one (built-in and `hub.plugins` entry
+                            points); a list of modules or (name, module) pairs loads the core and
+                            exactly those, e.g. [("notes", hub_notes)], installed or not
     hub_app                 (session) the app, serving (migrated) for the whole session
     hub                     its Hub: `hub.plugin_settings(...)`, `hub.bus.catalogue`, ...
     hub_client              Quart's test client of it
@@ -142,13 +146,20 @@ class SettlingTestClient(QuartClient):
 
 
 @pytest.fixture(scope="session")
-async def hub_app(hub_settings):
+def hub_plugins() -> list | None:
+    """Override in your conftest.py to load only these plugin modules (or (name, module) pairs)
+    next to the core; None loads every installed plugin."""
+    return None
+
+
+@pytest.fixture(scope="session")
+async def hub_app(hub_settings, hub_plugins):
     from core.app import create_app
 
     database_url = os.environ.get(DATABASE_URL_VARIABLE)
     if database_url:
         await reset_postgres(database_url)
-    application = create_app(hub_settings)
+    application = create_app(hub_settings, hub_plugins)
     application.test_client_class = SettlingTestClient
     # Quart allows 6 s to start; migrating a fresh database on a busy 2-core machine (CI runs two
     # suites side by side) can take longer, and a slow start is not what any test checks.

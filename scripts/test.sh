@@ -13,6 +13,7 @@ if [ -z "${HUB_TEST_SKIP_INSTALL:-}" ]; then
     fi
     .venv/bin/python -m pip install --quiet --upgrade pip
     # The example third-party plugin is installed like any outside plugin: through its entry point.
-    .venv/bin/python -m pip install --quiet -e '.[llm,test]' -e tests/example_plugin
+    # The Python SDK (sdk/python) too: tests/sdk drive it against a live `hub serve`.
+    .venv/bin/python -m pip install --quiet -e '.[llm,test]' -e tests/example_plugin -e sdk/python
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -234,6 +234,8 @@ async def test_connection(hub: Hub, org_id: str, integration: Integration) -> di
         raise HubError("CONFLICT", f"{integration.name} is not connected", {"integration": integration.id})
     try:
         credentials = await integration_credentials(org_id, integration.id)
+        if credentials is None:  # a plugin's own connections (integration_connected): none stored here
+            credentials = integration.credentials_model.model_validate({})
         config = config_model(integration).model_validate(connection.config)
     except (CredentialsUnreadable, ValidationError) as error:  # a changed secret, or a changed model
         failure = _scrubbed(f"the stored connection cannot be read: {error}", {})
@@ -305,6 +307,27 @@ async def integration_failed(org_id: str, integration_id: str, message: str) -> 
             status="error", last_error=message, last_error_at=utcnow())
         if changed:
             await _announce(org_id, "integration.error", integration, "error", message)
+
+
+async def integration_connected(org_id: str, integration_id: str, config: dict | None = None) -> None:
+    """A plugin that keeps connections of its own (several per organization, e.g. the DMS
+    plugin's, with their credentials saved by it in the credential store) shows them in the
+    catalogue: the integration's row exists with this visible `config`, status "connected"
+    (`integration.connected` when the row is new). A no-op for an unknown organization row."""
+    integration = _integration(integration_id)
+    visible = config_model(integration).model_validate(config or {}).model_dump(mode="json", by_alias=True)
+    async with transaction():
+        updated = await IntegrationConnection.filter(org_id=org_id, integration=integration_id).update(config=visible)
+        if not updated:
+            await IntegrationConnection.create(org_id=org_id, integration=integration_id, config=visible,
+                                               connected_at=utcnow())
+            await _announce(org_id, "integration.connected", integration, "connected")
+
+
+async def integration_disconnected(org_id: str, integration_id: str) -> None:
+    """The plugin's last connection of this integration is gone: its catalogue row (and any
+    credentials stored under the integration's own name) with `integration.disconnected`."""
+    await disconnect(org_id, _integration(integration_id))
 
 
 async def integration_synced(org_id: str, integration_id: str, at: datetime | None = None) -> None:

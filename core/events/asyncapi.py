@@ -128,7 +128,10 @@ def document(types: Iterable[EventType], version: str, title: str = "The Hub eve
         },
         "notifications": {
             "address": "/ws/notifications", "title": "Notifications and announcements for the caller",
-            "description": socket_description, "messages": channel_messages["notifications"],
+            "description": socket_description + (
+                ' Seed 001\'s message names: a notification event arrives as `{"type": "notification", '
+                '"event": "<its type, e.g. notification.sent>", "data", "timestamp"}`.'),
+            "messages": channel_messages["notifications"],
         },
         "webhooks": {
             "address": "{webhook_url}", "title": "Signed deliveries to an organization's webhooks",

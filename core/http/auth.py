@@ -12,7 +12,7 @@ the body is validated:
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from quart import g, request
 from quart_schema import security_scheme
@@ -34,16 +34,27 @@ def key_header_scheme(header: str) -> str:
     return name
 
 
-def require(permission: str, *, allow_api_keys: bool = True, key_header: str | None = None) -> Callable:
+def require(permission: str, *, allow_api_keys: bool = True, key_header: str | None = None,
+            authenticate_with: Callable[[], Awaitable[Principal | None]] | None = None) -> Callable:
     """Only callers holding `permission` (and, for plugin routes, in an organization where
     the plugin is on) reach the view; others get 401, 403 or 404. `key_header`: the API key
     comes in this header and nowhere else (a product the Hub imitates, e.g. n8n's
-    `X-N8N-API-KEY`); without it: 401 "'<header>' header required"."""
+    `X-N8N-API-KEY`); without it: 401 "'<header>' header required". `authenticate_with`: an
+    async callable reading the request's credentials in a product's own scheme (e.g. Mautic's
+    HTTP Basic or its OAuth2 tokens, with `principal_from_password` / `principal_for_api_key`):
+    it returns the Principal, raises a 401 HubError for bad credentials, or returns None to
+    leave the request to the Hub's own Bearer / X-API-Key resolution."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = await authenticate(key_header)
+            principal = None
+            if authenticate_with is not None and getattr(g, "principal", None) is None:
+                principal = await authenticate_with()
+                if principal is not None:
+                    g.principal = principal
+            if principal is None:
+                principal = await authenticate(key_header)
             if principal.kind == "api_key" and not allow_api_keys:
                 raise HubError("FORBIDDEN", "This endpoint cannot be used with an API key")
             await check_plugin_enabled(principal)

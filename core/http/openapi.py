@@ -1,4 +1,7 @@
-"""The API's own description: `/openapi.json`, Swagger UI at `/docs`, ReDoc at `/redocs`.
+"""The API's own description: `/openapi.json`, Swagger UI at `/docs`, ReDoc at `/redocs`,
+Scalar at `/scalar`. The three pages load their JavaScript and CSS from the Hub itself
+(`/docs/assets/...`, vendored from npm into core/http/static/: see its README), never from a
+CDN, so they work on a machine without internet access.
 
 Built from the routes on the first request and kept (routes do not change after start-up).
 Each operation gets, besides what quart-schema takes from its decorators (`validate_request`,
@@ -22,10 +25,11 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel
-from quart import Quart, current_app
+from quart import Quart, current_app, render_template_string, send_from_directory
 from quart_schema import OpenAPIProvider, QuartSchema
 from quart_schema.extension import hide
 from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QUART_SCHEMA_REQUEST_ATTRIBUTE
@@ -36,7 +40,9 @@ from core.http.auth import ACCESS_ATTRIBUTE, KEY_HEADER_SCHEMES
 from core.http.pagination import PageQuery
 from core.kernel.plugins import CORE_PLUGIN
 
-OPENAPI_ENDPOINTS = {"openapi", "redoc_ui", "scalar_ui", "swagger_ui", "static"}
+OPENAPI_ENDPOINTS = {"openapi", "redoc_ui", "scalar_ui", "swagger_ui", "static", "docs_assets"}
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+ASSETS = "/docs/assets"
 ERRORS_ATTRIBUTE = "_hub_error_statuses"
 ERROR_MODEL_ATTRIBUTE = "_hub_error_model"
 COMPONENTS = "#/components/schemas/{model}"
@@ -214,14 +220,82 @@ class HubSchema(QuartSchema):
     _document: str | None = None
 
     def init_app(self, app: Quart) -> None:
+        # The documentation pages' scripts come from the Hub, not from a CDN (offline machines).
+        app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = f"{ASSETS}/swagger-ui/swagger-ui-bundle.js"
+        app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = f"{ASSETS}/swagger-ui/swagger-ui.css"
+        app.config["QUART_SCHEMA_REDOC_JS_URL"] = f"{ASSETS}/redoc/redoc.standalone.js"
+        app.config["QUART_SCHEMA_SCALAR_JS_URL"] = f"{ASSETS}/scalar/standalone.js"
         super().init_app(app)
         HubJSONProvider.replace(app)  # after quart-schema set its provider: keep its conversions
+        app.add_url_rule(f"{ASSETS}/<path:name>", "docs_assets", self.docs_asset)
+
+    @hide
+    async def docs_asset(self, name: str):
+        response = await send_from_directory(STATIC_DIR, name)
+        response.cache_control.public = True
+        response.cache_control.max_age = 86400
+        return response
+
+    # quart-schema's own pages, but with nothing that reaches the internet: Swagger UI without
+    # its online validator badge, Scalar without its web fonts and its CORS proxy.
+    # The pages' Content-Security-Policy keeps them on this origin even where a bundle would reach
+    # out by itself (ReDoc's footer logo from cdn.redoc.ly): the browser does not send the request.
+    @hide
+    async def swagger_ui(self):
+        return _docs_page(await render_template_string(
+            SWAGGER_PAGE, title=self.info.title,
+            js=current_app.config["QUART_SCHEMA_SWAGGER_JS_URL"], css=current_app.config["QUART_SCHEMA_SWAGGER_CSS_URL"]))
+
+    @hide
+    async def redoc_ui(self):
+        return _docs_page(await render_template_string(
+            REDOC_PAGE, title=self.info.title, js=current_app.config["QUART_SCHEMA_REDOC_JS_URL"]))
+
+    @hide
+    async def scalar_ui(self):
+        return _docs_page(await render_template_string(
+            SCALAR_PAGE, title=self.info.title, js=current_app.config["QUART_SCHEMA_SCALAR_JS_URL"]))
 
     @hide
     async def openapi(self):
         if self._document is None:
             self._document = current_app.json.dumps(self.openapi_provider.schema())
         return current_app.response_class(self._document, mimetype="application/json")
+
+
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'")
+
+
+def _docs_page(body: str):
+    response = current_app.response_class(body, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
+
+SWAGGER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<link rel="stylesheet" href="{{ css }}"></head>
+<body><div id="swagger-ui"></div>
+<script src="{{ js }}"></script>
+<script>
+SwaggerUIBundle({url: "{{ url_for('openapi') }}", dom_id: "#swagger-ui", deepLinking: true, layout: "BaseLayout",
+  presets: [SwaggerUIBundle.presets.apis], showExtensions: true, showCommonExtensions: true, validatorUrl: null});
+</script></body></html>
+"""
+
+REDOC_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title><style>body { margin: 0; }</style></head>
+<body><redoc spec-url="{{ url_for('openapi') }}"></redoc>
+<script src="{{ js }}"></script><noscript>This page requires JavaScript.</noscript></body></html>
+"""
+
+SCALAR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title><style>body { margin: 0; }</style></head>
+<body><script id="api-reference" data-url="{{ url_for('openapi') }}"
+  data-configuration='{"withDefaultFonts": false, "hideClientButton": true, "telemetry": false}'></script>
+<script src="{{ js }}"></script></body></html>
+"""
 
 
 def install(app: Quart, version: str) -> QuartSchema:

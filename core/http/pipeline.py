@@ -98,6 +98,17 @@ async def _echo_request_id(response):
 REQUEST_ID_STAGE = Stage("request_id", before=_assign_request_id, after=_echo_request_id)
 
 
+JSON_AS_TEXT_ATTRIBUTE = "_hub_json_as_text"
+
+
+def json_as_text(view: Callable) -> Callable:
+    """A route whose JSON body its sender labels otherwise (Amazon SNS posts JSON as
+    `text/plain`): documented with `document_request(Model)`, spared the 415 below; the view
+    parses `await request.get_data()` itself. Put it right under the route decorator."""
+    setattr(view, JSON_AS_TEXT_ATTRIBUTE, True)
+    return view
+
+
 async def _require_json_body() -> None:
     """A body sent to a JSON route must say it is JSON (else 415, not a confusing 400)."""
     if request.method not in ("POST", "PUT", "PATCH") or request.is_json:
@@ -107,7 +118,7 @@ async def _require_json_body() -> None:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     expects = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
-    if expects is not None and expects[1] == DataSource.JSON:
+    if expects is not None and expects[1] == DataSource.JSON and not getattr(view, JSON_AS_TEXT_ATTRIBUTE, False):
         raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json", {"field": "Content-Type"})
 
 

@@ -1,6 +1,7 @@
 """What plugins contribute besides routes and tables, checked as they register:
 health checks (`/health`), workflow node types (run by the workflows plugin), integrations an
-organization connects (`/api/integrations`) and command-line commands (`hub <plugin> <command>`). Permissions, error codes, functions, jobs, event types
+organization connects (`/api/integrations`), command-line commands (`hub <plugin> <command>`) and
+analytics metrics (`hub_metrics`, served by the analytics plugin). Permissions, error codes, functions, jobs, event types
 and API versions have registries of their own beside the code that uses them."""
 
 from __future__ import annotations
@@ -160,3 +161,164 @@ def integration_registrar(hub: Any) -> Callable[[str], Callable[..., None]]:
         return register
 
     return for_plugin
+
+
+# -- analytics metrics (hub_metrics) ------------------------------------------------------------
+
+METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+METRIC_AGGREGATES = ("count", "sum", "average", "count_distinct", "ratio")
+TIME_GRANULARITIES = ("day", "week", "month")
+METRIC_FORMATS = ("number", "percent", "currency")
+_TIME_FIELDS = ("DatetimeField", "DateField")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An analytics metric a plugin defines over its own model (`hub_metrics`). Every name in it
+    (model, fields) was checked against the model when it registered, so the analytics plugin
+    builds its SQL from these and from nothing a client sends. `id` is `<plugin>.<name>`."""
+
+    id: str
+    name: str
+    plugin: str
+    label: str
+    description: str
+    aggregate: str
+    model: Any = None
+    value: str | None = None
+    value_map: tuple[tuple[Any, float], ...] | None = None
+    time: str | None = None
+    granularities: tuple[str, ...] = ()
+    dimensions: dict[str, str] = field(default_factory=dict)
+    where: dict[str, Any] = field(default_factory=dict)
+    where_any: tuple[dict[str, Any], ...] = ()
+    numerator: str | None = None
+    denominator: str | None = None
+    format: str = "number"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "plugin": self.plugin, "label": self.label,
+            "description": self.description, "aggregate": self.aggregate, "format": self.format,
+            "time": self.time is not None, "granularities": list(self.granularities),
+            "dimensions": [{"name": name, "label": label} for name, label in self.dimensions.items()],
+        }
+
+
+def _model_fields(model: Any) -> dict[str, Any]:
+    meta = getattr(model, "_meta", None)
+    if meta is None or not hasattr(meta, "fields_map") or not hasattr(meta, "db_table"):
+        raise TypeError(f"{model!r} is not a tortoise model")
+    return meta.fields_map
+
+
+def _check_conditions(metric: str, fields_map: dict[str, Any], where: Any, what: str) -> dict[str, Any]:
+    if not isinstance(where, dict):
+        raise TypeError(f"metric {metric!r}: {what} must be a dict of field -> value")
+    for name, value in where.items():
+        if name not in fields_map or not hasattr(fields_map[name], "source_field"):
+            raise ValueError(f"metric {metric!r}: {what} names {name!r}, not a field of the model")
+        if isinstance(value, dict) and set(value) != {"not"}:
+            raise ValueError(f"metric {metric!r}: {what}[{name!r}] may only be a dict {{'not': value}}")
+    return dict(where)
+
+
+def metric_registrar(hub: Any) -> Callable[[str], Callable[..., None]]:
+    def for_plugin(plugin: str) -> Callable[..., None]:
+        def register(name: str, label: str, *, model: Any = None, aggregate: str = "count",
+                     value: str | None = None, value_map: dict[Any, float] | None = None,
+                     time: str | None = "created_at", granularities: tuple[str, ...] | list[str] = TIME_GRANULARITIES,
+                     dimensions: dict[str, str] | None = None, where: dict[str, Any] | None = None,
+                     where_any: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+                     numerator: str | None = None, denominator: str | None = None,
+                     description: str = "", format: str = "number") -> None:
+            if not isinstance(name, str) or not METRIC_NAME.match(name):
+                raise ValueError(f"metric name {name!r} must be lower_snake_case")
+            metric_id = f"{plugin}.{name}"
+            if metric_id in hub.metrics:
+                raise ValueError(f"metric {metric_id!r} is registered twice")
+            if aggregate not in METRIC_AGGREGATES:
+                raise ValueError(f"metric {metric_id!r}: aggregate must be one of {', '.join(METRIC_AGGREGATES)}")
+            if format not in METRIC_FORMATS:
+                raise ValueError(f"metric {metric_id!r}: format must be one of {', '.join(METRIC_FORMATS)}")
+            granularities = tuple(granularities or ())
+            if any(g not in TIME_GRANULARITIES for g in granularities):
+                raise ValueError(f"metric {metric_id!r}: granularities are among {', '.join(TIME_GRANULARITIES)}")
+            dimensions = dict(dimensions or {})
+            if aggregate == "ratio":
+                if model is not None or value is not None or where or where_any:
+                    raise ValueError(f"metric {metric_id!r}: a ratio takes numerator and denominator only")
+                if not (isinstance(numerator, str) and isinstance(denominator, str)):
+                    raise ValueError(f"metric {metric_id!r}: a ratio needs numerator and denominator metric names")
+                # resolved and checked once every plugin has registered (check_metrics)
+                hub.metrics[metric_id] = Metric(
+                    metric_id, name, plugin, label, description, aggregate, time=time, granularities=granularities,
+                    dimensions=dimensions, numerator=numerator if "." in numerator else f"{plugin}.{numerator}",
+                    denominator=denominator if "." in denominator else f"{plugin}.{denominator}", format=format)
+                return
+            fields_map = _model_fields(model)
+            if "org_id" not in fields_map:
+                raise ValueError(f"metric {metric_id!r}: the model has no org_id field to scope queries by")
+            if aggregate == "count":
+                if value is not None or value_map is not None:
+                    raise ValueError(f"metric {metric_id!r}: a count takes no value field")
+            elif value is None or value not in fields_map or not hasattr(fields_map[value], "source_field"):
+                raise ValueError(f"metric {metric_id!r}: {aggregate} needs `value`, a field of the model")
+            if value_map is not None:
+                if aggregate not in ("sum", "average") or not isinstance(value_map, dict) or not all(
+                        isinstance(number, (int, float)) for number in value_map.values()):
+                    raise ValueError(f"metric {metric_id!r}: value_map ({{value: number}}) is for sum and average")
+            if time is not None:
+                if time not in fields_map or type(fields_map[time]).__name__ not in _TIME_FIELDS:
+                    raise ValueError(f"metric {metric_id!r}: time {time!r} is not a date or datetime field of the model")
+            else:
+                granularities = ()
+            for dimension, dimension_label in dimensions.items():
+                if dimension not in fields_map or not hasattr(fields_map[dimension], "source_field"):
+                    raise ValueError(f"metric {metric_id!r}: dimension {dimension!r} is not a field of the model")
+                if not isinstance(dimension_label, str):
+                    raise TypeError(f"metric {metric_id!r}: dimension {dimension!r} needs a label")
+            where = _check_conditions(metric_id, fields_map, where or {}, "where")
+            where_any = tuple(_check_conditions(metric_id, fields_map, alternative, "where_any")
+                              for alternative in where_any)
+            hub.metrics[metric_id] = Metric(
+                metric_id, name, plugin, label, description, aggregate, model=model, value=value,
+                value_map=tuple(value_map.items()) if value_map is not None else None, time=time,
+                granularities=granularities, dimensions=dimensions, where=where, where_any=where_any, format=format)
+
+        return register
+
+    return for_plugin
+
+
+def check_metrics(hub: Any) -> None:
+    """Once every plugin has registered: a ratio's two metrics exist, are not ratios, and allow
+    the ratio's dimensions and granularities (a ratio without its own takes what both allow)."""
+    for metric_id, metric in list(hub.metrics.items()):
+        if metric.aggregate != "ratio":
+            continue
+        parts = []
+        for role in ("numerator", "denominator"):
+            other = hub.metrics.get(getattr(metric, role))
+            if other is None and getattr(metric, role).split(".", 1)[0] not in hub.plugins:
+                break  # a metric of a plugin that is off: the ratio goes with it
+            if other is None or other.aggregate == "ratio":
+                raise ValueError(f"metric {metric_id!r}: {role} {getattr(metric, role)!r} is not a registered "
+                                 f"count, sum, average or distinct count")
+            parts.append(other)
+        if len(parts) < 2:
+            del hub.metrics[metric_id]
+            continue
+        numerator, denominator = parts
+        shared = {name: label for name, label in numerator.dimensions.items() if name in denominator.dimensions}
+        dimensions = metric.dimensions or shared
+        if any(name not in shared for name in dimensions):
+            raise ValueError(f"metric {metric_id!r}: dimensions {sorted(set(dimensions) - set(shared))} are not "
+                             f"allowed by both its numerator and denominator")
+        both = tuple(g for g in numerator.granularities if g in denominator.granularities)
+        granularities = tuple(g for g in metric.granularities if g in both)
+        has_time = numerator.time is not None and denominator.time is not None
+        hub.metrics[metric_id] = Metric(
+            metric.id, metric.name, metric.plugin, metric.label, metric.description, "ratio",
+            time=(numerator.time if has_time else None), granularities=granularities if has_time else (),
+            dimensions=dimensions, numerator=numerator.id, denominator=denominator.id, format=metric.format)

@@ -59,7 +59,9 @@ def hub_routes(app: Quart, hub: Hub) -> Blueprint | list[Blueprint] | None:
     """Return the plugin's blueprint(s); the core mounts them under the plugin's mount.
 
     Every view must be decorated with `core.require(<permission>)` or `core.public`: a
-    route without either stops start-up.
+    route without either stops start-up. A blueprint with the attribute `hub_at_root = True`
+    is mounted at the host's root instead (for an imitated product whose official client
+    drops the path of the base URL it is given, as Lightdash's SDK does).
     """
 
 
@@ -121,6 +123,26 @@ def hub_integrations(register: Callable[..., None], hub: Hub) -> None:
     raising (any exception, its message shown) when the credentials do not work. The plugin
     reads a connection with `core.integration_credentials(org_id, id)` and reports failures
     with `core.integration_failed(org_id, id, message)` (status "error", `integration.error`).
+    """
+
+
+@hookspec
+def hub_metrics(register: Callable[..., None], hub: Hub) -> None:
+    """Declare analytics metrics over the plugin's own models (the analytics plugin serves
+    them; a disabled plugin's metrics are not there): `register(name, label, model=None,
+    aggregate="count", value=None, value_map=None, time="created_at", granularities=("day",
+    "week", "month"), dimensions=None, where=None, where_any=None, numerator=None,
+    denominator=None, description="", format="number")`.
+
+    `name` is lower_snake; the metric's id is `<plugin>.<name>` (`crm.leads`). `aggregate`:
+    `count`, `sum`, `average`, `count_distinct` (of `value`, a field of `model`) or `ratio`
+    (`numerator` / `denominator`: names of two other metrics of the plugin, or ids). `model`: a
+    tortoise model with an `org_id` field (every query is scoped by it). `value_map` turns the
+    `value` field's values into numbers to sum (`{"pro": 49.0}`: a plan's price). `time`: the
+    datetime or date field periods and `from`/`to` apply to (None: no time series).
+    `dimensions`: `{field: label}` a query may group and filter by. `where` / `where_any`: fixed
+    conditions, AND of `{field: value}` (a list: IN, None: IS NULL, `{"not": v}`: the opposite)
+    and an OR of such dicts. Only these registered identifiers ever reach SQL; clients send none.
     """
 
 

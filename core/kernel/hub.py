@@ -43,6 +43,8 @@ class Hub:
     functions: dict[str, Any] = field(default_factory=dict)
     workflow_nodes: dict[str, Any] = field(default_factory=dict)
     integrations: dict[str, Any] = field(default_factory=dict)
+    # Analytics metrics by id ("crm.leads"), from `hub_metrics` (core.kernel.contributions.Metric).
+    metrics: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, dict[str, Any]] = field(default_factory=dict)
     health_checks: dict[str, tuple[str, Callable[[], Awaitable[str]]]] = field(default_factory=dict)
     blueprint_owner: dict[str, str] = field(default_factory=dict)

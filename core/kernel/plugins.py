@@ -2,8 +2,10 @@
 
 Built-in plugins are the packages under `plugins/` (a package without hooks, such as
 `plugins/ml/`, groups several plugins one level down); third-party plugins come from the
-`hub.plugins` entry-point group. Both are loaded the same way: one pluggy registration
-each, named after the folder or the entry point.
+`hub.plugins` entry-point group, or from the folder named by the `plugins_path` setting (each
+package or module there with `hub_*` functions; the one way to add plugins to the one-file
+binary). All are loaded the same way: one pluggy registration each, named after the folder, the
+module or the entry point.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import importlib
 import importlib.metadata
 import inspect
 import pkgutil
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable
 
@@ -46,7 +50,7 @@ class HubPluginManager(pluggy.PluginManager):
 class PluginInfo:
     name: str
     module: Any
-    source: str  # "core", "builtin", "entry_point" or "explicit"
+    source: str  # "core", "builtin", "entry_point", "plugins_path" or "explicit"
     version: str
     mount: str = "/"
     requires: tuple[str, ...] = ()
@@ -89,6 +93,44 @@ def discover_entry_points() -> list[tuple[str, Any, str]]:
     return found
 
 
+def discover_plugins_path(folder: Path) -> list[tuple[str, ModuleType]]:
+    """The plugins in `folder` (the `plugins_path` setting): every package (a directory with an
+    `__init__.py`) or module (`name.py`) there that implements hooks, imported under its own
+    name as if the folder were on the Python path, which it is put on (so a plugin's
+    `from my_plugin.models import ...` and its `migrations` package work as when installed).
+    Names starting with `_` or `.` are skipped, and so are modules without hooks (helpers).
+    A name that another module on the path already takes is an error, not a silent swap."""
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise SettingsError(f"invalid setting plugins_path: {str(folder)!r} is not a directory")
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+        importlib.invalidate_caches()
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(("_", ".")):
+            continue
+        if entry.is_dir() and (entry / "__init__.py").is_file():
+            name = entry.name
+        elif entry.is_file() and entry.suffix == ".py":
+            name = entry.stem
+        else:
+            continue
+        if not name.isidentifier():
+            continue
+        try:
+            module = importlib.import_module(name)
+        except Exception as error:  # a broken plugin must say who it is
+            raise PluginError(f"plugin {name!r} ({entry}) failed to import: {error}") from None
+        origin = Path(getattr(module, "__file__", None) or "").resolve()
+        if folder not in origin.parents:
+            raise PluginError(f"plugin {name!r} in plugins_path ({entry}) is shadowed by the module "
+                              f"{name!r} from {getattr(module, '__file__', None) or 'the Hub itself'}: rename it")
+        if _has_hooks(module):
+            found.append((name, module))
+    return found
+
+
 def _has_hooks(module: Any) -> bool:
     return any(name.startswith("hub_") for name in dir(module))
 
@@ -99,7 +141,7 @@ def load_plugins(
     """Register the core's own hooks (`core_module`, core/builtin) + the chosen plugins, drop
     the disabled ones, validate the rest.
 
-    `plugins=None` discovers built-in and entry-point plugins; otherwise it is a list of
+    `plugins=None` discovers built-in, entry-point and plugins_path plugins; otherwise it is a list of
     modules (or `(name, module)` pairs) used instead, as tests do.
     """
     candidates: list[PluginInfo] = [PluginInfo(CORE_PLUGIN, core_module, "core", HUB_VERSION)]
@@ -109,6 +151,9 @@ def load_plugins(
         if settings.plugins.entry_points:
             for name, module, version in discover_entry_points():
                 candidates.append(PluginInfo(name, module, "entry_point", version))
+        if settings.plugins_path is not None:
+            for name, module in discover_plugins_path(settings.plugins_path):
+                candidates.append(PluginInfo(name, module, "plugins_path", getattr(module, "__version__", HUB_VERSION)))
     else:
         for item in plugins:
             name, module = item if isinstance(item, tuple) else (item.__name__.rsplit(".", 1)[-1], item)

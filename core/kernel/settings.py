@@ -458,6 +458,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # HUB_DISABLED_PLUGINS=a,b is the short form of HUB_PLUGINS__DISABLED.
     disabled_plugins: CommaList = []
+    # A folder of third-party plugin packages (each a package or module with hub_* functions),
+    # loaded like entry-point plugins: how plugins are added to the one-file binary. Unset: none.
+    plugins_path: Path | None = None
 
     server: ServerSettings = ServerSettings()
     auth: AuthSettings = AuthSettings()

@@ -20,6 +20,7 @@ from typing import Any
 
 from core.kernel.errors import HubError
 from core.kernel.hub import Hub, current_hub
+from core.tenancy.accounts import login, normalise_email
 from core.tenancy.invalidation import RESET
 from core.tenancy.models import ApiKey, RefreshToken, RevokedToken, User
 from core.tenancy.security import decode_access_token, hash_token, now, token_family
@@ -163,6 +164,43 @@ async def principal_for_user(user_id: Any, org_id: Any, *, scopes: list[str] | N
     if user is None or str(user.org_id) != str(org_id):
         return None
     return _principal_of(hub or current_hub(), user, scopes)
+
+
+async def principal_for_api_key(api_key_id: Any, *, hub: Hub | None = None) -> Principal | None:
+    """The principal of an API key by its id (its current scopes and its user's current role),
+    or None when the key is unknown, revoked, expired or its user inactive: for a product's own
+    token that stands for a Hub API key (e.g. an OAuth2 access token issued to the key)."""
+    try:
+        api_key_id = uuid.UUID(str(api_key_id))
+    except ValueError:
+        return None
+    api_key = await ApiKey.filter(id=api_key_id).first()
+    if api_key is None or not api_key.is_active or api_key.revoked_at is not None or (
+            api_key.expires_at is not None and api_key.expires_at <= now()):
+        return None
+    user = await _active_user(api_key.user_id)
+    if user is None or user.org_id != api_key.org_id:
+        return None
+    return _principal_of(hub or current_hub(), user, api_key.scopes, api_key.id)
+
+
+async def principal_from_password(email: str, password: str, address: str = "unknown", *,
+                                  hub: Hub | None = None) -> Principal:
+    """A user's principal from their email and password (HTTP Basic auth of a product the Hub
+    imitates), checked like a login (slowed after failures, 429 while locked); kept in the
+    principal cache like any credential, so a request does not hash the password each time."""
+    hub = hub or current_hub()
+    cache = principal_cache(hub)
+    credential = "basic\0" + normalise_email(email) + "\0" + password
+    principal = cache.get(credential)
+    if principal is not None:
+        return principal
+    generation = hub.invalidations.generation if hub.invalidations is not None else 0
+    user = await login(hub, email, password, address)
+    principal = _principal_of(hub, user)
+    if hub.invalidations is None or hub.invalidations.generation == generation:
+        cache.put(credential, principal, None)
+    return principal
 
 
 def _principal_of(hub: Hub, user: User, scopes: list[str] | None = None, api_key_id: Any = None) -> Principal:

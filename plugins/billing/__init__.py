@@ -102,3 +102,9 @@ async def hub_shutdown(hub):
     from plugins.billing.service import close_client
 
     await close_client(hub)
+
+
+def hub_metrics(register, hub):
+    from plugins.billing.metrics import register_metrics
+
+    register_metrics(register, hub)

@@ -53,3 +53,9 @@ def hub_workflow_nodes(register):
 
     for name, description, config_model, run in WORKFLOW_NODES:
         register(name, description, config_model, run)
+
+
+def hub_metrics(register):
+    from plugins.crm.metrics import register_metrics
+
+    register_metrics(register)

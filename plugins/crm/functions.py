@@ -9,7 +9,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from core import Page
 from plugins.crm import service
-from plugins.crm.schemas import Money, Name, Notes, Phone, ShortText, Source
+from plugins.crm.schemas import Email, Money, Name, Notes, Phone, ShortText, Source, Tag
 
 
 class CreateLeadArgs(BaseModel):
@@ -38,6 +38,19 @@ class SearchContactsArgs(BaseModel):
     limit: int = Field(default=10, ge=1, le=50)
 
 
+class UpsertContactArgs(BaseModel):
+    """A contact as another plugin's system knows it (plugins/crm/service.py upsert_contact)."""
+
+    name: Name = Field(description="Full name")
+    email: Email | None = None
+    phone: Phone | None = None
+    company: ShortText | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    source: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                        description='The system the record comes from, e.g. "mautic" or "dms:<connection id>"')
+    external_id: str = Field(min_length=1, max_length=200, description="The record's id in that system")
+
+
 class LogMessageArgs(BaseModel):
     lead_id: str
     content: str = Field(min_length=1, max_length=10_000)
@@ -61,6 +74,10 @@ async def search_contacts(ctx, args: SearchContactsArgs) -> dict:
     return {"contacts": rows, "total": total}
 
 
+async def upsert_contact(ctx, args: UpsertContactArgs) -> dict:
+    return await service.upsert_contact(ctx.org_id, args.model_dump())
+
+
 async def log_message(ctx, args: LogMessageArgs) -> dict:
     return await service.send_message(ctx.org_id, ctx.user_id, args.lead_id, args.content, args.sender)
 
@@ -73,6 +90,8 @@ FUNCTIONS = (
     ("search_contacts", "Search contacts by name, email or company", SearchContactsArgs, "crm.contacts.read",
      search_contacts),
     ("log_message", "Record a message exchanged with a lead", LogMessageArgs, "crm.messages.write", log_message),
+    ("upsert_contact", "Create or update the contact another system knows as (source, external_id)",
+     UpsertContactArgs, "crm.contacts.write", upsert_contact),
 )
 
 

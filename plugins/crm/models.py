@@ -110,3 +110,16 @@ class AchievementProgress(TenantModel):
     class Meta:
         table = "crm_achievement_progress"
         unique_together = (("org_id", "user_id", "code"),)
+
+
+class ContactLink(TenantModel):
+    # A contact as another system knows it: (source, external_id) -> contact, written by the
+    # `upsert_contact` hub function so a re-sync finds the same contact (migrations/0005).
+    contact_id = fields.UUIDField()
+    source = fields.CharField(max_length=64)
+    external_id = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "crm_contact_link"
+        unique_together = (("org_id", "source", "external_id"),)
+        indexes = (("org_id", "contact_id"),)

@@ -353,6 +353,12 @@ class ContactCreated(CamelModel):
     id: str
     name: str
     email: str | None = None
+    source: str | None = Field(None, description="The system that wrote the contact through `upsert_contact` "
+                                                 "(e.g. \"mautic\", \"dms:<connection id>\"); null from the CRM's own API")
+
+
+class ContactUpdated(ContactCreated):
+    pass
 
 
 class MessageEvent(CamelModel):
@@ -385,6 +391,7 @@ EVENT_TYPES = (
     ("metrics.update", MetricsUpdate, "Leads created today changed (seed 004 live dashboard metric)",
      "crm.analytics.read", "004"),
     ("contact.created", ContactCreated, "A contact was created", "crm.contacts.read", None),
+    ("contact.updated", ContactUpdated, "A contact's fields changed", "crm.contacts.read", None),
     ("message.received", MessageEvent, "A lead sent a message", "crm.messages.read", "004"),
     ("message.sent", MessageEvent, "A member or agent sent a message to a lead", "crm.messages.read", None),
     ("achievement.unlocked", AchievementUnlocked, "A member unlocked an achievement", "crm.achievements.read", None),

@@ -1,6 +1,7 @@
 """Notifications (seed 002 "Notifications Service", seed 004 "Notifications API", seed 001's
 `/ws/notifications`): one store of notifications per member, delivered in_app (pushed to the
-member's sockets only), by email or by SMS (through the messaging plugin's hub functions), per the
+member's sockets only), by email or by SMS (through the messaging plugin's hub functions), on Slack
+(through the Slack plugin's `slack_post_message`, where the organization connected it), per the
 member's preferences per channel and per type, with an email digest. Other plugins notify through
 the event `notification.requested` or the hub function `notify_user`; the CRM's achievements
 (`notification.created`) and billing's failed payments become notifications here."""
@@ -32,7 +33,8 @@ def hub_permissions(register):
 
 
 def hub_error_codes(register):
-    register("CHANNEL_NOT_AVAILABLE", 409, "A notification channel this Hub cannot deliver yet (slack)")
+    register("CHANNEL_NOT_AVAILABLE", 409, "A notification channel the organization cannot use yet (slack: "
+                                           "Slack is not connected)")
 
 
 def hub_event_types(register):

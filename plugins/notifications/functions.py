@@ -25,7 +25,7 @@ async def notify_user(ctx, args: NotifyUserArgs) -> dict:
 
 
 FUNCTIONS = (
-    ("notify_user", "Notify a member of the organization (user_id, title, message, type, channel in_app, email "
-     "or sms, priority normal or urgent); their preferences decide whether and how it is delivered",
+    ("notify_user", "Notify a member of the organization (user_id, title, message, type, channel in_app, email, "
+     "sms or slack, priority normal or urgent); their preferences decide whether and how it is delivered",
      NotifyUserArgs, "notifications.send", notify_user),
 )

@@ -41,6 +41,10 @@ class Preference(TenantModel):
     in_app_enabled = fields.BooleanField(default=True)
     sms_enabled = fields.BooleanField(default=False)  # seed 002's defaults
     phone = fields.CharField(max_length=24, null=True)  # E.164: where the sms channel sends
+    slack_enabled = fields.BooleanField(default=True, db_default=True)
+    # where the slack channel posts (#alerts, @U0123 for a direct message with a bot token);
+    # none: the Slack integration's default channel (a webhook: its own channel)
+    slack_channel = fields.CharField(max_length=81, null=True)
     digest = fields.BooleanField(default=False)  # non-urgent emails batched into one per period
     types = fields.JSONField(default=dict)  # {type: {channel: false}}: a channel off for one type
 

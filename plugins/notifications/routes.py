@@ -50,9 +50,10 @@ async def notifications_send(data: NotificationRequest):
     To `user_id`, a member of the caller's organization (left out: the caller; another
     organization's member is 404), over `channel`: `in_app` (stored, pushed on /ws/notifications
     to that member only), `email` or `sms` (queued through the messaging plugin; `message_id` is
-    its message). The member's preferences decide: a channel they turned off is not used
-    (`delivery: suppressed`); a non-urgent email waits for their digest when it is on. `slack` is
-    409 CHANNEL_NOT_AVAILABLE (no Slack integration yet)."""
+    its message) or `slack` (posted through the Slack plugin to the member's `slack_channel`, else
+    the integration's default channel; 409 CHANNEL_NOT_AVAILABLE while the organization has not
+    connected Slack). The member's preferences decide: a channel they turned off is not used
+    (`delivery: suppressed`); a non-urgent email waits for their digest when it is on."""
     principal = current_principal()
     row = await service.send(current_hub(), principal.org_id, data.user_id or principal.user_id,
                              title=data.title, message=data.message, type=data.type, channel=data.channel,
@@ -124,7 +125,8 @@ async def notifications_get_preferences():
     """Get my notification preferences.
 
     Seed 002's `email_enabled`, `in_app_enabled`, `sms_enabled` (defaults true, true, false), the
-    `phone` SMS go to, `digest`, and `types` (per notification type, channels set to false)."""
+    `phone` SMS go to, `slack_enabled` (true) and `slack_channel` (where Slack notifications go),
+    `digest`, and `types` (per notification type, channels set to false)."""
     principal = current_principal()
     return service.preferences_body(await service.preferences(principal.org_id, principal.user_id))
 
@@ -142,7 +144,7 @@ async def notifications_put_preferences(data: PreferencesUpdate):
     if "types" in changes and changes["types"] is not None:
         changes["types"] = {name: {channel: on for channel, on in switches.items() if on is not None}
                             for name, switches in changes["types"].items()}
-    changes = {name: value for name, value in changes.items() if value is not None or name == "phone"}
+    changes = {name: value for name, value in changes.items() if value is not None or name in ("phone", "slack_channel")}
     row = await service.update_preferences(principal.org_id, principal.user_id, changes)
     return service.preferences_body(row)
 

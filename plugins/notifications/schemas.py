@@ -35,6 +35,8 @@ def _phone(value: str) -> str:
 
 Phone = Annotated[str, Field(min_length=8, max_length=24, pattern=r"^\+[1-9][0-9 ()-]{6,22}$"),
                   AfterValidator(_phone)]
+# a Slack channel as the Slack plugin takes it: #name, @user or an id
+SlackChannel = Annotated[str, Field(max_length=81, pattern=r"^[#@]?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
 
 
 class Strict(BaseModel):
@@ -67,7 +69,7 @@ class NotificationOut(BaseModel):
     metadata: dict
     is_read: bool
     read_at: datetime | None
-    delivery: str = Field(description="delivered | digest | digested | suppressed | failed")
+    delivery: str = Field(description="delivered (in_app: stored and pushed) | queued (handed to messaging or Slack) | sent (to the provider) | delivered (the provider reported it) | digest | digested | suppressed | failed")
     message_id: str | None = Field(description="the messaging plugin's message (email, sms)")
     error: str | None
     created_at: datetime
@@ -121,12 +123,14 @@ class TypePreference(Strict):
 
 
 class Preferences(BaseModel):
-    """Seed 002's preferences, plus the SMS number, the digest and per-type switches."""
+    """Seed 002's preferences, plus the SMS number, Slack, the digest and per-type switches."""
 
     email_enabled: bool
     in_app_enabled: bool
     sms_enabled: bool
     phone: str | None
+    slack_enabled: bool
+    slack_channel: str | None = Field(description="where slack notifications go; null: Slack's default channel")
     digest: bool
     types: dict[str, dict[str, bool]] = Field(description="per type, the channels switched off: {lead: {email: false}}")
 
@@ -138,6 +142,8 @@ class PreferencesUpdate(Strict):
     in_app_enabled: bool | None = None
     sms_enabled: bool | None = None
     phone: Phone | None = None
+    slack_enabled: bool | None = None
+    slack_channel: SlackChannel | None = None
     digest: bool | None = None
     types: Annotated[dict[Annotated[str, Field(min_length=1, max_length=50)], TypePreference],
                      Field(max_length=50)] | None = None

@@ -3,8 +3,12 @@ member's preferences, the inbox (read, mark read), and the digest.
 
 Every notification is stored (the member's inbox lists it), then delivered by its channel:
 `in_app` is pushed on `/ws/notifications` as the event `notification.sent`, whose `user_id` makes the
-core's gateway deliver it to that member's sockets only; `email` and `sms` are queued through the
-messaging plugin's hub functions `send_email` / `send_sms` (this plugin never imports another).
+core's gateway deliver it to that member's sockets only (that socket names it `notification`, seed
+001's message); `email` and `sms` are queued through the messaging plugin's hub functions
+`send_email` / `send_sms`, `slack` through the Slack plugin's `slack_post_message` (this plugin
+never imports another); such a row is `queued`, and those plugins' events (`messaging.sent`,
+`messaging.delivered`, `messaging.bounced`, `messaging.failed`, `slack.message.posted`,
+`slack.message.failed`) move it to `sent`, `delivered` or `failed` (`OUTCOMES`).
 A channel the member turned off (for every type, or for this type) is not used: the row says
 `suppressed`, and an in_app one stays out of the inbox. Non-urgent emails of a member with the
 digest on wait (`digest`) for `send_digests`, which every `digest_seconds` sends each such member
@@ -23,6 +27,7 @@ from core import (
     Principal,
     call_function,
     emit,
+    integration_config,
     iso,
     member_ids,
     not_found,
@@ -34,8 +39,9 @@ from plugins.notifications.models import Notification, Preference
 log = logging.getLogger(__name__)
 
 PUSHED_TYPE = "notification.sent"  # seed 001's /ws/notifications `notification` message
-SLACK_MISSING = ("The slack channel needs a Slack integration, and no plugin of this Hub offers one yet: "
-                 "use in_app, email or sms")
+SLACK_FUNCTION, SLACK_INTEGRATION = "slack_post_message", "slack"
+SLACK_MISSING = ("The slack channel needs the organization's Slack integration: connect it at "
+                 "/api/integrations/slack, or use in_app, email or sms")
 
 
 # -- preferences ----------------------------------------------------------------------------------------
@@ -63,7 +69,8 @@ async def update_preferences(org_id: Any, user_id: Any, changes: dict[str, Any])
 
 def preferences_body(row: Preference) -> dict:
     return {"email_enabled": row.email_enabled, "in_app_enabled": row.in_app_enabled, "sms_enabled": row.sms_enabled,
-            "phone": row.phone, "digest": row.digest, "types": row.types or {}}
+            "phone": row.phone, "slack_enabled": row.slack_enabled, "slack_channel": row.slack_channel,
+            "digest": row.digest, "types": row.types or {}}
 
 
 def channel_enabled(prefs: Preference, channel: str, notification_type: str) -> bool:
@@ -75,13 +82,25 @@ def channel_enabled(prefs: Preference, channel: str, notification_type: str) -> 
 # -- sending --------------------------------------------------------------------------------------------
 
 
+async def slack_connected(hub, org_id: Any) -> bool:
+    """Whether the slack channel can post for this organization: the Slack plugin's hub function
+    is there (and on for it) and the organization has connected Slack."""
+    function = hub.functions.get(SLACK_FUNCTION)
+    if function is None or not await hub.plugin_enabled_for(str(org_id), function.plugin):
+        return False
+    try:
+        return await integration_config(str(org_id), SLACK_INTEGRATION) is not None
+    except KeyError:  # no Slack integration registered
+        return False
+
+
 async def send(hub, org_id: Any, user_id: Any, *, title: str, message: str, type: str = "info",
                channel: str = "in_app", priority: str = "normal", metadata: dict | None = None,
                sender_id: Any = None, event_id: str | None = None, push: bool = True) -> Notification:
     """Store a notification for a member of `org_id` and deliver it by its channel (see the
     module's docstring). Another organization's or an unknown user is 404; `push=False` stores an
     in_app one without pushing it (it was already on the socket: the CRM's achievements)."""
-    if channel == "slack":
+    if channel == "slack" and not await slack_connected(hub, org_id):
         raise HubError("CHANNEL_NOT_AVAILABLE", SLACK_MISSING, {"field": "channel", "missing": "slack integration"})
     recipient = await principal_for_user(user_id, org_id, hub=hub)
     if recipient is None:
@@ -109,7 +128,12 @@ async def send(hub, org_id: Any, user_id: Any, *, title: str, message: str, type
             await emit(org_id, PUSHED_TYPE, pushed(row))
         return row
     try:
-        if channel == "email":
+        if channel == "slack":
+            post = {"text": slack_text(title, message)}
+            if prefs.slack_channel:
+                post["channel"] = prefs.slack_channel
+            queued = await call_function(hub, _acting_for(recipient, "slack.post"), SLACK_FUNCTION, post)
+        elif channel == "email":
             queued = await call_function(hub, _mailer(recipient), "send_email", {
                 "provider": hub.plugin_settings("notifications").email_provider, "to": [recipient.email],
                 "subject": _one_line(title), "content": {"text": message}})
@@ -118,18 +142,32 @@ async def send(hub, org_id: Any, user_id: Any, *, title: str, message: str, type
                 raise HubError("VALIDATION_ERROR", "The member has no phone number in their notification preferences")
             queued = await call_function(hub, _mailer(recipient), "send_sms",
                                          {"to": prefs.phone, "message": f"{title}\n{message}"[:1600]})
-        row.message_id = str(queued["id"])
+        row.message_id, row.delivery = str(queued["id"]), "queued"
     except HubError as error:
         row.delivery, row.error = "failed", error.message[:500]
     await row.save(update_fields=["delivery", "message_id", "error", "updated_at"])
     return row
 
 
-def _mailer(recipient: Principal) -> Principal:
-    """Whom the messaging plugin's functions run as: the recipient, allowed to send messages only
-    (a notification is the Hub writing to a member, whatever the member's own rights)."""
+def _acting_for(recipient: Principal, permission: str) -> Principal:
+    """Whom another plugin's function runs as: the recipient, allowed that one function's
+    permission only (a notification is the Hub writing to a member, whatever the member's rights)."""
     return Principal("user", recipient.user_id, recipient.org_id, recipient.role, recipient.email,
-                     frozenset({"messaging.send"}))
+                     frozenset({permission}))
+
+
+def _mailer(recipient: Principal) -> Principal:
+    return _acting_for(recipient, "messaging.send")
+
+
+def _slack_escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(title: str, message: str) -> str:
+    """A notification as a Slack message: the title in bold, then the message, both shown as
+    written (no mention or link can be slipped in)."""
+    return f"*{_slack_escaped(' '.join(title.split()))}*\n{_slack_escaped(message)}"[:40_000]
 
 
 def _one_line(text: str) -> str:
@@ -244,11 +282,37 @@ async def _send_digest(hub, org_id: Any, user_id: Any, rows: list[Notification])
 # -- other plugins' events -----------------------------------------------------------------------------
 
 
+# What the messaging and Slack plugins announce about a message a notification queued, and the
+# delivery it means. A state only moves forward (queued → sent → delivered; failed from any of
+# them), so events arriving late or twice do not undo a later one.
+OUTCOMES = {
+    "messaging.sent": ("sent", ("queued",)),
+    "messaging.delivered": ("delivered", ("queued", "sent")),
+    "slack.message.posted": ("delivered", ("queued", "sent")),
+    "messaging.bounced": ("failed", ("queued", "sent", "delivered")),
+    "messaging.failed": ("failed", ("queued", "sent")),
+    "slack.message.failed": ("failed", ("queued", "sent")),
+}
+
+
+async def record_outcome(org_id: Any, event_type: str, data: dict) -> int:
+    """Move the notifications that queued message `data["id"]` to the delivery the event means."""
+    delivery, before = OUTCOMES[event_type]
+    changes: dict[str, Any] = {"delivery": delivery, "updated_at": utcnow()}
+    if delivery == "failed":
+        changes["error"] = str(data.get("error") or event_type)[:500]
+    return await Notification.for_org(org_id).filter(
+        message_id=str(data.get("id")), delivery__in=before).update(**changes)
+
+
 async def on_event(hub, event) -> None:
     """`notification.requested` (any plugin), the CRM's `notification.created` (an unlocked
     achievement, already pushed on the member's socket by the CRM: stored, not pushed again) and
     billing's `billing.invoice.payment_failed` (no user in it: each admin gets an urgent email)."""
     data = event.data if isinstance(event.data, dict) else {}
+    if event.type in OUTCOMES:
+        await record_outcome(event.org_id, event.type, data)
+        return
     try:
         if event.type == "notification.requested":
             await send(hub, event.org_id, data["user_id"], title=data["title"], message=data["message"],
@@ -267,5 +331,5 @@ async def on_event(hub, event) -> None:
                         "payment method to keep the organization's plan.",
                 type="billing", channel="email", priority="urgent",
                 metadata={"invoice_id": data.get("id"), "hosted_invoice_url": data.get("hosted_invoice_url")})
-    except HubError as error:  # an unknown or removed member, slack: nothing to deliver to
+    except HubError as error:  # an unknown or removed member, slack not connected: nothing to deliver to
         log.warning("notification for event %s (%s) not sent: %s", event.id, event.type, error.message)

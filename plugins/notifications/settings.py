@@ -13,6 +13,6 @@ class NotificationSettings(BaseModel):
 
     digest_seconds: float = Field(3600, gt=0, le=7 * 24 * 3600,
                                   description="how often members with the digest on get one email of what waited")
-    email_provider: Literal["smtp", "sendgrid"] = Field(
+    email_provider: Literal["smtp", "sendgrid", "aws_ses", "mailgun"] = Field(
         "smtp", description="the messaging integration the email channel sends through")
     digest_max_items: int = Field(100, ge=1, le=1000, description="notifications one digest email lists at most")

@@ -55,3 +55,9 @@ async def hub_startup(hub):
         return hub.plugin_settings("support").sla_check_seconds
 
     hub.run_every("support.sla", interval, lambda: check_sla_now(hub), start_after=interval())
+
+
+def hub_metrics(register):
+    from plugins.support.metrics import register_metrics
+
+    register_metrics(register)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import tinycss2
 
@@ -140,114 +141,128 @@ def _dimension(token) -> None:
         raise Refused(f"the unit '{_clip(token.unit, 20)}'")
 
 
+# -- the token loop -------------------------------------------------------------------------------------
+
+# What a token of one kind must pass where it appears: None (allowed as it is) or a function of
+# the token and the nesting depth that raises Refused. A kind missing from a table is refused.
+Check = Callable[[Any, int], None]
+Checks = dict[str, Check | None]
+
+
+def _walk(tokens, checks: Checks, where: str, depth: int) -> None:
+    """The one loop over a value's, a selector's, an attribute's or a media query's tokens:
+    whitespace passes, every other token by its kind's check in `checks`."""
+    if depth > MAX_DEPTH:
+        raise Refused(f"{where} nested more than {MAX_DEPTH} levels")
+    for token in tokens:
+        if token.type == "whitespace":
+            continue
+        if token.type not in checks:
+            raise Refused(f"a {token.type} in {where}")
+        check = checks[token.type]
+        if check is not None:
+            check(token, depth)
+
+
+def _literals(allowed: frozenset[str] | set[str] | tuple[str, ...], where: str) -> Check:
+    def check(token, depth: int) -> None:
+        if token.value not in allowed:
+            raise Refused(f"'{_clip(token.value, 10)}' in {where}")
+    return check
+
+
+def _hash(what: str, named: str) -> Check:
+    def check(token, depth: int) -> None:
+        if not HASH.match(token.value):
+            raise Refused(f"{what} with characters outside A-Z, 0-9, _ and -")
+        _safe_word(token.value, named)
+    return check
+
+
 # -- values ---------------------------------------------------------------------------------------------
+
+
+def _value_function(token, depth: int) -> None:
+    if token.lower_name not in VALUE_FUNCTIONS:
+        raise Refused(f"the function {_clip(token.name, 30)}()")
+    if token.lower_name == "url":
+        arguments = [t for t in token.arguments if t.type != "whitespace"]
+        if len(arguments) != 1 or arguments[0].type != "string":
+            raise Refused("url() without a single quoted path")
+        _url(arguments[0].value)
+    else:
+        check_value(token.arguments, depth + 1)
+
+
+VALUE_CHECKS: Checks = {
+    "number": None, "percentage": None,
+    "dimension": lambda token, depth: _dimension(token),
+    "ident": lambda token, depth: _ident(token),
+    "hash": _hash("a #name", "a #name"),
+    "string": lambda token, depth: _string(token),
+    "literal": _literals(VALUE_LITERALS, "a value"),
+    "url": lambda token, depth: _url(token.value),
+    "function": _value_function,
+    "() block": lambda token, depth: check_value(token.content, depth + 1),
+    # anything else ([] and {} blocks, @keywords, unicode ranges, comments, parse errors): refused
+}
 
 
 def check_value(tokens, depth: int = 0) -> None:
     """Raise Refused unless every token of a declaration's value is allowed."""
-    if depth > MAX_DEPTH:
-        raise Refused(f"values nested more than {MAX_DEPTH} levels")
-    for token in tokens:
-        kind = token.type
-        if kind in ("whitespace", "number", "percentage"):
-            continue
-        if kind == "dimension":
-            _dimension(token)
-        elif kind == "ident":
-            _ident(token)
-        elif kind == "hash":
-            if not HASH.match(token.value):
-                raise Refused("a #name with characters outside A-Z, 0-9, _ and -")
-            _safe_word(token.value, "a #name")
-        elif kind == "string":
-            _string(token)
-        elif kind == "literal":
-            if token.value not in VALUE_LITERALS:
-                raise Refused(f"'{_clip(token.value, 10)}' in a value")
-        elif kind == "url":
-            _url(token.value)
-        elif kind == "function":
-            if token.lower_name not in VALUE_FUNCTIONS:
-                raise Refused(f"the function {_clip(token.name, 30)}()")
-            if token.lower_name == "url":
-                arguments = [t for t in token.arguments if t.type != "whitespace"]
-                if len(arguments) != 1 or arguments[0].type != "string":
-                    raise Refused("url() without a single quoted path")
-                _url(arguments[0].value)
-            else:
-                check_value(token.arguments, depth + 1)
-        elif kind == "() block":
-            check_value(token.content, depth + 1)
-        else:  # [] and {} blocks, @keywords, unicode ranges, comments, parse errors
-            raise Refused(f"a {kind} in a value")
+    _walk(tokens, VALUE_CHECKS, "a value", depth)
 
 
 # -- selectors ------------------------------------------------------------------------------------------
 
 
+def _selector_function(token, depth: int) -> None:
+    if token.lower_name not in SELECTOR_FUNCTIONS:
+        raise Refused(f"the selector function :{_clip(token.name, 30)}()")
+    check_selector(token.arguments, depth + 1, inside_function=True)
+
+
+SELECTOR_CHECKS: Checks = {
+    "ident": lambda token, depth: _ident(token, "a selector name"),
+    "hash": _hash("a #id", "a selector name"),
+    "literal": _literals(SELECTOR_LITERALS, "a selector"),
+    "[] block": lambda token, depth: _walk(token.content, ATTRIBUTE_CHECKS, "an attribute selector", depth + 1),
+    "function": _selector_function,
+}
+# inside :nth-child(2n + 1), :not(...): numbers, units and the minus sign too
+FUNCTION_SELECTOR_CHECKS: Checks = {
+    **SELECTOR_CHECKS,
+    "literal": _literals(frozenset(SELECTOR_LITERALS) | {"-"}, "a selector"),
+    "number": None,
+    "dimension": lambda token, depth: _dimension(token),
+}
+ATTRIBUTE_CHECKS: Checks = {
+    "ident": lambda token, depth: _ident(token, "an attribute name"),
+    "string": lambda token, depth: _string(token),
+    "literal": _literals(ATTRIBUTE_LITERALS, "an attribute selector"),
+}
+
+
 def check_selector(tokens, depth: int = 0, inside_function: bool = False) -> None:
-    if depth > MAX_DEPTH:
-        raise Refused(f"selectors nested more than {MAX_DEPTH} levels")
     if not any(token.type != "whitespace" for token in tokens):
         raise Refused("an empty selector")
-    for token in tokens:
-        kind = token.type
-        if kind == "whitespace":
-            continue
-        if kind == "ident":
-            _ident(token, "a selector name")
-        elif kind == "hash":
-            if not HASH.match(token.value):
-                raise Refused("a #id with characters outside A-Z, 0-9, _ and -")
-            _safe_word(token.value, "a selector name")
-        elif kind == "literal":
-            if token.value not in SELECTOR_LITERALS and not (inside_function and token.value == "-"):
-                raise Refused(f"'{_clip(token.value, 10)}' in a selector")
-        elif kind == "[] block":
-            _attribute(token.content)
-        elif kind == "function":
-            if token.lower_name not in SELECTOR_FUNCTIONS:
-                raise Refused(f"the selector function :{_clip(token.name, 30)}()")
-            check_selector(token.arguments, depth + 1, inside_function=True)
-        elif inside_function and kind == "number":
-            continue
-        elif inside_function and kind == "dimension":
-            _dimension(token)
-        else:
-            raise Refused(f"a {kind} in a selector")
+    _walk(tokens, FUNCTION_SELECTOR_CHECKS if inside_function else SELECTOR_CHECKS, "a selector", depth)
 
 
-def _attribute(tokens) -> None:
-    for token in tokens:
-        if token.type == "whitespace":
-            continue
-        if token.type == "ident":
-            _ident(token, "an attribute name")
-        elif token.type == "string":
-            _string(token)
-        elif token.type == "literal" and token.value in ATTRIBUTE_LITERALS:
-            continue
-        else:
-            raise Refused(f"a {token.type} in an attribute selector")
+# -- media queries --------------------------------------------------------------------------------------
+
+
+MEDIA_CHECKS: Checks = {
+    "number": None, "percentage": None,
+    "ident": lambda token, depth: _ident(token, "a media feature"),
+    "dimension": lambda token, depth: _dimension(token),
+    "literal": _literals((",", ":", "/"), "a media query"),
+    "() block": lambda token, depth: _media_condition(token.content, depth + 1),
+}
 
 
 def _media_condition(tokens, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise Refused(f"a media query nested more than {MAX_DEPTH} levels")
-    for token in tokens:
-        kind = token.type
-        if kind in ("whitespace", "number", "percentage"):
-            continue
-        if kind == "ident":
-            _ident(token, "a media feature")
-        elif kind == "dimension":
-            _dimension(token)
-        elif kind == "literal" and token.value in (",", ":", "/"):
-            continue
-        elif kind == "() block":
-            _media_condition(token.content, depth + 1)
-        else:
-            raise Refused(f"a {kind} in a media query")
+    _walk(tokens, MEDIA_CHECKS, "a media query", depth)
 
 
 # -- the stylesheet -------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from quart import Blueprint, Response, request, url_for
 from quart_schema import DataSource, document_request, document_response, validate_request
 
 from core import (
-    HubError,
     Text,
     current_hub,
     current_org_id,
@@ -34,7 +33,6 @@ from core import (
     not_found,
     public,
     require,
-    validation_error,
 )
 from plugins.themes import service
 from plugins.themes.schemas import LogoUpload, ThemeOut, ThemeSaved, ThemeUpdate
@@ -122,15 +120,9 @@ async def upload_logo(org_id: str):
 
     Admins of that organization only (another organization's admin gets 404)."""
     org_id = _own_organization(org_id)
-    if request.mimetype != "multipart/form-data":
-        raise HubError("UNSUPPORTED_MEDIA_TYPE", "Send the logo as multipart/form-data", {"field": "Content-Type"})
-    files = await request.files
-    upload = files.get("file")
-    if upload is None:
-        raise validation_error("file", "required: a file part of the multipart/form-data body")
     hub = current_hub()
-    data = upload.read(service.settings_of(hub).max_logo_bytes + 1)
-    theme = await service.save_logo(hub, org_id, data, created_by=current_principal().user_id)
+    # streamed into the file store up to max_logo_bytes (service.upload_logo), never spooled whole
+    theme = await service.upload_logo(hub, org_id, created_by=current_principal().user_id)
     return _theme_body(org_id, service.effective(hub, org_id, theme)), 201
 
 

@@ -10,13 +10,25 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core import HubError, delete_file, emit, iso, not_found, save_file, transaction, validation_error
+from core import (
+    HubError,
+    delete_file,
+    emit,
+    iso,
+    not_found,
+    open_file,
+    save_file,
+    save_upload,
+    transaction,
+    validation_error,
+)
 from plugins.themes import css, images
 from plugins.themes.models import Theme
 from plugins.themes.schemas import COLOR_FIELDS, FONT_FIELDS
 
 PLUGIN = "themes"
 LOGO_PURPOSE = "themes.logo"
+UPLOAD_PURPOSE = "themes.upload"  # an uploaded logo, until it is decoded (then deleted)
 
 
 def settings_of(hub: Any):
@@ -104,6 +116,22 @@ async def save_theme(org_id: str, changes: dict[str, Any]) -> tuple[Theme, list[
             await theme.save()
             await _announce(theme, changed)
     return theme, removed
+
+
+async def upload_logo(hub: Any, org_id: str, *, created_by: Any = None) -> Theme:
+    """The logo sent in the current request's multipart part `file`, saved by `save_logo`. The
+    part is streamed into the core's file store (`save_upload`), which stops at `max_logo_bytes`
+    (413, nothing stored) and refuses content that is not PNG, JPEG or WebP by its bytes (415),
+    so no more than `max_logo_bytes` is ever read into memory for Pillow; the raw upload is
+    deleted once read."""
+    settings = settings_of(hub)
+    upload = await save_upload(field="file", purpose=UPLOAD_PURPOSE, owner_id=org_id, shared=False,
+                               allowed_types=images.CONTENT_TYPES, max_bytes=settings.max_logo_bytes)
+    try:
+        data = b"".join([chunk async for chunk in await open_file(org_id, upload.id, purpose=UPLOAD_PURPOSE, hub=hub)])
+    finally:
+        await delete_file(org_id, upload.id, purpose=UPLOAD_PURPOSE, hub=hub)
+    return await save_logo(hub, org_id, data, created_by=created_by)
 
 
 async def save_logo(hub: Any, org_id: str, data: bytes, *, created_by: Any = None) -> Theme:

@@ -68,3 +68,9 @@ async def hub_startup(hub):
 def hub_plan_limits(plan):
     limit = EXECUTIONS_PER_MONTH.get(plan)
     return {"workflow_executions": limit} if limit is not None else None
+
+
+def hub_metrics(register):
+    from plugins.workflows.metrics import register_metrics
+
+    register_metrics(register)

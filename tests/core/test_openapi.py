@@ -15,6 +15,7 @@ from quart_schema.validation import (
     QUART_SCHEMA_REQUEST_ATTRIBUTE,
     QUART_SCHEMA_RESPONSE_ATTRIBUTE,
 )
+from quart_schema.extension import QUART_SCHEMA_HIDDEN_ATTRIBUTE
 
 from core.http.openapi import ERROR_MODEL_ATTRIBUTE, OPENAPI_ENDPOINTS
 from core.http.auth import ACCESS_ATTRIBUTE
@@ -36,9 +37,12 @@ def app_routes(app):
 
 
 def app_rules(app):
-    """(method, openapi path, view, rule) for every route except the documentation's own."""
+    """(method, openapi path, view, rule) for every route except the documentation's own and web
+    pages kept out of the API description with quart-schema's `hide` (the dashboard's)."""
     for rule in app.url_map.iter_rules():
         if rule.endpoint in OPENAPI_ENDPOINTS or rule.websocket:
+            continue
+        if getattr(app.view_functions[rule.endpoint], QUART_SCHEMA_HIDDEN_ATTRIBUTE, False):
             continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             yield method, openapi_path(rule.rule), app.view_functions[rule.endpoint], rule
@@ -123,7 +127,8 @@ async def test_validated_bodies_have_schemas(app, spec):
         assert "requestBody" in operation, f"{method} {path}"
         schema = _body_schema(operation)
         free_form = schema.get("additionalProperties") is True and schema.get("description")  # a webhook's body
-        assert schema.get("properties") or schema.get("$ref") or free_form, f"{method} {path}: {schema}"
+        array = schema.get("type") == "array" and schema.get("items")  # e.g. SendGrid's Event Webhook posts one
+        assert schema.get("properties") or schema.get("$ref") or free_form or array, f"{method} {path}: {schema}"
         checked += 1
     assert checked >= 10
 
@@ -266,7 +271,8 @@ async def test_every_operation_documents_itself(app, spec):
             resolved = _resolve(spec, body) if body else {}
             # a body of any shape (a webhook's) says so: additionalProperties and a description
             free_form = resolved.get("additionalProperties") is True and resolved.get("description")
-            if not body or not (resolved.get("properties") or free_form):
+            array = resolved.get("type") == "array" and resolved.get("items")  # a JSON array body (a webhook's)
+            if not body or not (resolved.get("properties") or free_form or array):
                 problems.append(f"{where}: no request body schema")
             elif untyped := _untyped(spec, body, "body"):
                 problems.append(f"{where}: untyped request body parts {untyped}")
@@ -340,6 +346,12 @@ async def test_unknown_query_parameters_are_refused_naming_the_documented_ones(a
         assert response.status_code == 400, (url, body)
         if path.startswith("/n8n/"):  # n8n's shape, as n8n's own validator words it
             assert body == {"message": "Unknown query parameter 'no_such_parameter'"}, body
+            checked += 1
+            continue
+        if path.startswith("/mautic/"):  # Mautic's error shape, the details as the Hub gives them
+            error = body["errors"][0]
+            assert error["code"] == 400 and error["details"]["field"] == "no_such_parameter", body
+            assert error["details"]["allowed"] == documented, body
             checked += 1
             continue
         error = body["error"]

@@ -192,19 +192,22 @@ def test_hook_hub_startup_and_test_hook_hub_shutdown_run_in_order(tmp_path):
         from core.app import create_app
         from core.kernel.settings import load_settings
         import hub_example_plugin
+        from quart.testing.app import TestApp
 
         async def main():
             settings = load_settings(env="test", data_dir={str(tmp_path)!r}, secret_key="x" * 40)
             app = create_app(settings)
             lifecycle = app.extensions["hub"].extensions
-            async with app.test_app():
+            # every built-in plugin migrates a fresh database here: ~10 s on a loaded 2-core machine,
+            # past the 6 s that Quart's app.test_app() allows
+            async with TestApp(app, startup_timeout=120, shutdown_timeout=60):
                 during = list(lifecycle[hub_example_plugin.LIFECYCLE])
             print(json.dumps({{"during": during, "after": lifecycle[hub_example_plugin.LIFECYCLE]}}))
 
         asyncio.run(main())
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"during": ["startup"], "after": ["startup", "shutdown"]}

@@ -249,16 +249,22 @@ async def test_restricted_event_types_need_their_permission(app, hub, client, ad
 
 
 async def test_notifications_socket_gets_only_notifications(app, client, admin, event_types):
-    event_types("thing.created", "notification.posted", "announcement.published")
+    event_types("thing.created", "notification.posted", "notification.asked.requested", "announcement.published")
     async with client.websocket("/ws/notifications", headers=admin.headers) as ws:
         hello = await opened(ws)
         assert hello["data"]["topic"] == "notifications"
         async with app.app_context():
             await emit(admin.org_id, "thing.created", {"id": "not a notification"})
+            await emit(admin.org_id, "notification.asked.requested", {"title": "a request, not a notification"})
             await emit(admin.org_id, "notification.posted", {"title": "Welcome", "user_id": admin.user_id})
             await emit(admin.org_id, "announcement.published", {"title": "Maintenance at 22:00"})
-        assert (await receive(ws))["data"]["title"] == "Welcome"
-        assert (await receive(ws))["data"]["title"] == "Maintenance at 22:00"
+        # seed 001 names the message `notification`; the event's own type is kept in `event`
+        notification = await receive(ws)
+        assert notification["type"] == "notification" and notification["event"] == "notification.posted"
+        assert notification["data"]["title"] == "Welcome" and notification["timestamp"]
+        announcement = await receive(ws)
+        assert announcement["type"] == "announcement.published"
+        assert announcement["data"]["title"] == "Maintenance at 22:00"
 
 
 async def test_a_client_can_narrow_its_events_with_subscribe(app, client, admin, event_types):

@@ -29,6 +29,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from quart_schema.extension import QUART_SCHEMA_HIDDEN_ATTRIBUTE
+
 from core.http.auth import ACCESS_ATTRIBUTE
 from core.http.openapi import OPENAPI_ENDPOINTS
 from core.kernel.settings import WebhookSettings
@@ -51,6 +53,10 @@ VALUES: dict[str, Any] = {
     "preview_image": "https://example.com/preview.png",  # an https URL (a template's picture)
     "plan": "starter",  # a plan of the billing catalogue (starter: the limits a new organization has)
     "media_urls": ["https://example.com/sweep.png"],  # an SMS's pictures: https URLs only
+    "base_url": WEBHOOK_URL,  # a DMS's address (SSRF-checked like a webhook's)
+    "authentication": {"type": "oauth2", "credentials": {"client_id": "sweep", "client_secret": "sweep-secret"}},
+    "event_type": "lead.created",  # a Slack rule's event: one of the catalogue the admin may read
+    "address": "sweep@example.com",  # a suppressed address: an email address or an E.164 number
 }
 # Property -> the list whose first entry is a valid value (what the server has, not an organization).
 LISTED: dict[str, str] = {
@@ -80,6 +86,13 @@ FACTORIES: dict[str, tuple[str, str]] = {
     "attachment_id": ("POST /api/v1/tickets/{ticket_id}/attachments", "id"),
     # a notification: one the owner sends to themself (no user_id: the caller)
     "notification_id": ("POST /api/v1/notifications", "id"),
+    # a DMS sync: one started (the sweep's connection points at the discard port: it fails, and stays)
+    "dms_sync_id": ("POST /api/v1/dms/connections/{dms_connection_id}/sync", "id"),
+    # Mautic's resources: created at .../new, answered inside {"contact": {...}} (plugins/integrations/mautic)
+    "mautic_contact_id": ("POST /mautic/api/contacts/new", "contact.id"),
+    "mautic_segment_id": ("POST /mautic/api/segments/new", "list.id"),
+    "mautic_email_id": ("POST /mautic/api/emails/new", "email.id"),
+    "mautic_campaign_id": ("POST /mautic/api/campaigns/new", "campaign.id"),
 }
 # GET operations whose answer changes with every request anyone makes, so they are no part of
 # what an organization "has" (the request counters of metering, the server's own health).
@@ -201,6 +214,8 @@ class Document:
         for rule in app.url_map.iter_rules():
             if rule.endpoint in OPENAPI_ENDPOINTS or rule.websocket:
                 continue
+            if getattr(app.view_functions[rule.endpoint], QUART_SCHEMA_HIDDEN_ATTRIBUTE, False):
+                continue  # kept out of the API description (web pages, links in emails)
             path = openapi_path(rule.rule)
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 operation = spec["paths"][path][method.lower()]  # test_openapi: every route is documented
@@ -535,8 +550,10 @@ class Tenant:
                 await self.api.wait_for_job(answer["job_id"], timeout=120)
             self.answers[operation.name] = (body, answer)
         body, answer = self.answers[operation.name]
-        if family.key is not None:
-            return str(answer[family.key])
+        if family.key is not None:  # "contact.id": a key inside the answer
+            for part in family.key.split("."):
+                answer = answer[part]
+            return str(answer)
         if isinstance(answer, dict) and "id" in answer:
             return str(answer["id"])
         found = find_key(body, family.parameter)
@@ -583,7 +600,12 @@ class Tenant:
 def record_refused(response, answer: Any, field: str | None = None) -> bool:
     """The recommender's ingest routes validate each record on its own (seed 003 §9): a bad
     record is refused by a 2xx listing it under `validation_errors`, nothing accepted (and the
-    reason names `field`, when given)."""
+    reason names `field`, when given). Mautic's batch routes do the same in Mautic's shape: a 2xx
+    with each refused record's 400 under `errors` and nothing in `contacts`."""
+    if (200 <= response.status_code < 300 and isinstance(answer, dict) and not answer.get("contacts")
+            and isinstance(answer.get("errors"), dict) and answer["errors"]):
+        [error] = list(answer["errors"].values())[:1]
+        return error.get("code") == 400 and (field is None or field in json.dumps(error.get("details")))
     if not (200 <= response.status_code < 300 and isinstance(answer, dict) and answer.get("accepted") == 0
             and answer.get("rejected", 0) >= 1 and answer.get("validation_errors")):
         return False

@@ -36,6 +36,20 @@ NOT_COVERED = {
        for name in ("GET /api/v1/themes/{org_id}", "PUT /api/v1/themes/{org_id}", "GET /api/v1/themes/{org_id}/css",
                     "GET /api/v1/themes/{org_id}/logo", "POST /api/v1/themes/{org_id}/logo",
                     "DELETE /api/v1/themes/{org_id}/logo")},
+    **{f"{method} {prefix}{path}": "a Lightdash project's uuid is derived from the caller's organization (no POST "
+       "makes one); another organization's project or query is 404 (tests/plugins/analytics/test_lightdash.py, and "
+       "through the official SDK in test_sdk.py)"
+       for prefix in ("/analytics", "") for method, path in (
+           ("GET", "/api/v1/projects/{project_uuid}"), ("GET", "/api/v1/projects/{project_uuid}/explores"),
+           ("GET", "/api/v1/projects/{project_uuid}/explores/{explore_name}"),
+           ("POST", "/api/v2/projects/{project_uuid}/query/metric-query"),
+           ("GET", "/api/v2/projects/{project_uuid}/query/{query_uuid}"),
+           ("POST", "/api/v2/projects/{project_uuid}/query/{query_uuid}/cancel"))},
+    **{f"POST /mautic/api/contacts/{{mautic_contact_id}}{tail}": "a channel, an operator and a number are Mautic's "
+       "words, not an organization's resources; another organization's contact id is 404 "
+       "(tests/plugins/mautic/test_contacts.py)"
+       for tail in ("/dnc/{channel}/add", "/dnc/add/{channel}", "/dnc/{channel}/remove", "/dnc/remove/{channel}",
+                    "/points/{operator}/{delta}")},
 }
 
 

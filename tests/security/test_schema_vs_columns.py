@@ -33,6 +33,12 @@ def tables(plugin: str) -> dict[str, dict[str, int | None]]:
             for model in models}
 
 
+# Providers' signed callbacks: any changed body fails its signature first (400 INVALID_SIGNATURE,
+# nothing stored; tests/plugins/messaging/test_events.py), and the Hub reads
+# their fields by name into columns of its own (history text cut to fit), never stores them as sent.
+SIGNED_CALLBACKS = {f"POST /api/v1/messages/callbacks/{provider}" for provider in ("sendgrid", "mailgun", "sns")}
+
+
 def written_to(plugin: str, properties: dict) -> dict[str, dict[str, int | None]]:
     """The tables an object with these properties is written to (most columns in common)."""
     names = {snake(name) for name in properties}
@@ -74,7 +80,7 @@ async def test_request_schemas_fit_their_columns(hub_app):
     document = kit.document
     problems, checked = [], set()
     for operation in kit.document.operations:
-        if operation.body is None:
+        if operation.body is None or operation.name in SIGNED_CALLBACKS:  # read by name, not stored as sent
             continue
         for schema, name, child, length, table in stored_strings(document, operation):
             checked.add((operation.name, name))
@@ -121,7 +127,7 @@ async def test_one_character_more_than_the_column_is_a_400(sweep):
     before = await owner.state()
     problems, sent = [], 0
     for operation in kit.document.operations:
-        if operation.body is None:
+        if operation.body is None or operation.name in SIGNED_CALLBACKS:
             continue
         path = await owner.path(operation, shared=True)
         body = await owner.body(operation, full=True)

@@ -29,7 +29,9 @@ Delivery rule (who gets an event)
     4. the socket's topic accepts it: /ws takes every type, /ws/notifications the types
        NOTIFICATION_TYPES, a plugin topic its `types` and `match` (equal `data` fields); and
        the client's own filter, set with `{"type": "subscribe", "events": ["lead.*", ...]}`.
-    The message is `event.to_message()`: `{"type", "data", "timestamp"}`.
+    The message is `event.to_message()`: `{"type", "data", "timestamp"}`; on /ws/notifications
+    a notification event's message is named `notification` as seed 001 names it (its own type
+    in `event`: topics.seed_notification).
     Credentials are re-checked at every keep-alive ping: a revoked token, a removed user or
     key, or an expired JWT closes the socket (4401); losing `events.read` closes it (4403).
     Send `{"type": "auth", "token": "<new JWT>"}` before expiry to renew: the answer is

@@ -41,8 +41,25 @@ class Topic:
         return True
 
 
+def seed_notification(message: dict[str, Any], principal: Any = None) -> dict[str, Any] | None:
+    """/ws/notifications speaks seed 001: a notification event (`notification`, `notification.*`,
+    e.g. the notifications plugin's `notification.sent`) arrives as the message `notification`
+    (`{"type": "notification", "event": <the event's type>, "data", "timestamp"}`: the Hub's
+    message shape, named as the seed names it, the event's own name kept in `event`); other
+    messages (announcements) as they are. A request to notify (`notification.requested`: a
+    command for the plugin that delivers notifications, which then sends the notification
+    itself) is not a notification and is not sent here. /ws keeps every event as it is."""
+    event_type = str(message.get("type", ""))
+    if event_type.endswith(".requested"):
+        return None
+    if event_type != "notification" and not event_type.startswith("notification."):
+        return message
+    return {"type": "notification", "event": event_type, "data": message.get("data"),
+            "timestamp": message.get("timestamp")}
+
+
 EVENTS = Topic(("*",), (), "events")
-NOTIFICATIONS = Topic(NOTIFICATION_TYPES, (), "notifications")
+NOTIFICATIONS = Topic(NOTIFICATION_TYPES, (), "notifications", render=seed_notification)
 
 
 def matches_any(event_type: str, patterns: Iterable[str]) -> bool:

@@ -1,8 +1,9 @@
-"""Messaging (seed 001 "Communication Providers", issue #18): email through SMTP and SMS through
-Twilio, each organization with its own provider credentials (the core's integrations API,
-encrypted at rest), sends queued as jobs with retries, a status history per message,
-sandboxed Jinja2 templates, the hub functions `send_email` / `send_sms` and the workflow nodes
-`email-sender` / `sms-sender`."""
+"""Messaging (seed 001 "Communication Providers", issue #18): email through SMTP, SendGrid,
+Amazon SES or Mailgun and SMS through Twilio, Amazon SNS or MessageBird, each organization with
+its own provider credentials (the core's integrations API, encrypted at rest), sends queued as
+jobs with retries and a fallback provider, a status history per message, the providers' signed
+delivery and bounce webhooks, a suppression list per organization, sandboxed Jinja2 templates,
+the hub functions `send_email` / `send_sms` and the workflow nodes `email-sender` / `sms-sender`."""
 
 from __future__ import annotations
 

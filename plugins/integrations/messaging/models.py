@@ -14,8 +14,9 @@ class Message(TenantModel):
     in base64); `history` is every status it went through: [{status, at, detail}]."""
 
     channel = fields.CharField(max_length=10)  # email | sms
-    provider = fields.CharField(max_length=30)  # smtp | twilio
-    status = fields.CharField(max_length=20, db_index=True)  # queued | sending | sent | failed | delivered
+    provider = fields.CharField(max_length=30)  # settings.PROVIDERS
+    # queued | sending | sent | failed | delivered | bounced | suppressed
+    status = fields.CharField(max_length=20, db_index=True)
     recipients = fields.JSONField()  # to (email: a list; sms: one number)
     sender = fields.CharField(max_length=320, null=True)
     subject = fields.CharField(max_length=998, null=True)
@@ -45,3 +46,18 @@ class MessageTemplate(TenantModel):
     class Meta:
         table = "messaging_template"
         unique_together = (("org_id", "name"),)
+
+
+class Suppression(TenantModel):
+    """An address the organization no longer sends to: it bounced, complained, unsubscribed
+    (reported by a provider's webhook) or was added by hand. Email addresses are lower-cased."""
+
+    address = fields.CharField(max_length=320)
+    reason = fields.CharField(max_length=20)  # bounce | complaint | unsubscribe | manual
+    provider = fields.CharField(max_length=30, null=True)
+    message_id = fields.UUIDField(null=True)  # the message whose event suppressed it
+    detail = fields.CharField(max_length=500, default="")
+
+    class Meta:
+        table = "messaging_suppression"
+        unique_together = (("org_id", "address"),)

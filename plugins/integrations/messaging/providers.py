@@ -4,7 +4,10 @@ send job tries again after a back-off) or permanent (SMTP 5xx, HTTP 4xx: no retr
 
     smtp      aiosmtplib: STARTTLS, implicit TLS or none; AUTH when a username is connected
     sendgrid  SendGrid's v3 HTTP API (`POST /v3/mail/send`) with httpx, at `sendgrid_base_url`
+    mailgun   Mailgun's HTTP API (`POST /v3/{domain}/messages`, multipart) with httpx, at `mailgun_base_url`
     twilio    the official `twilio` SDK (its async HTTP client), at the `twilio_base_url` setting
+    messagebird  MessageBird's REST API (`POST /messages`, `/mms`) with httpx, at `messagebird_base_url`
+    aws_ses, aws_sns  boto3 (aws.py)
 
 Each provider's `check` is its integration's connection test (`/api/integrations/{id}/test`).
 """
@@ -182,7 +185,7 @@ async def sendgrid_check(credentials: Any, base_url: str, timeout: float) -> Non
 
 
 async def sendgrid_send(credentials: Any, config: Any, payload: dict[str, Any], base_url: str,
-                        timeout: float) -> dict[str, Any]:
+                        timeout: float, reference: str | None = None) -> dict[str, Any]:
     personalization: dict[str, Any] = {"to": [{"email": address} for address in payload["to"]]}
     for field in ("cc", "bcc"):
         if payload.get(field):
@@ -195,6 +198,8 @@ async def sendgrid_send(credentials: Any, config: Any, payload: dict[str, Any], 
                             "subject": payload["subject"], "content": content}
     if payload.get("reply_to"):
         body["reply_to"] = {"email": payload["reply_to"]}
+    if reference:  # comes back in every event of the Event Webhook
+        body["custom_args"] = {"hub_message_id": reference}
     if payload.get("attachments"):
         body["attachments"] = [{"content": a["content"], "filename": a["filename"], "type": a["content_type"],
                                 "disposition": "attachment"} for a in payload["attachments"]]
@@ -273,3 +278,122 @@ async def twilio_send(credentials: Any, config: Any, payload: dict[str, Any], ba
     sent = await _with_twilio(credentials, base_url, timeout, create)
     return {"message_id": sent.sid, "status": sent.status, "price": sent.price, "price_unit": sent.price_unit,
             "segments": sent.num_segments}
+
+
+# -- plain HTTP APIs (Mailgun, MessageBird) ---------------------------------------------------------
+
+
+def _http_error(name: str, error: Exception, messages) -> ProviderError:
+    import httpx
+
+    if isinstance(error, httpx.HTTPStatusError):
+        status = error.response.status_code
+        try:
+            text = messages(error.response.json())
+        except (ValueError, AttributeError, TypeError):
+            text = error.response.text[:200]
+        return ProviderError(f"{name} answered {status}: {text}"[:500], transient=status >= 500 or status == 429,
+                             credentials_refused=status in (401, 403), response={"status": status})
+    if isinstance(error, httpx.TimeoutException):
+        return ProviderError(f"{name} did not answer in time", transient=True)
+    return ProviderError(f"could not reach {name}: {type(error).__name__}: {error}", transient=True)
+
+
+async def _http(name: str, messages, method: str, url: str, timeout: float, **kwargs):
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            response = await client.request(method, url, **kwargs)
+            response.raise_for_status()
+            return response
+    except httpx.HTTPError as error:
+        raise _http_error(name, error, messages) from None
+
+
+# -- Mailgun ----------------------------------------------------------------------------------------
+
+
+def _mailgun_messages(body: Any) -> str:
+    return str(body.get("message", body))
+
+
+def _mailgun_auth(credentials: Any) -> tuple[str, str]:
+    return ("api", credentials.api_key.get_secret_value())
+
+
+async def mailgun_check(credentials: Any, config: Any, base_url: str, timeout: float) -> None:
+    """The sending domain: Mailgun shows it only to a valid key of its account."""
+    from urllib.parse import quote
+
+    url = f"{base_url.rstrip('/')}/v3/domains/{quote(config.domain, safe='')}"
+    try:
+        await _http("Mailgun", _mailgun_messages, "GET", url, timeout, auth=_mailgun_auth(credentials))
+    except ProviderError as error:
+        raise ProviderError(str(error), transient=False) from None
+
+
+async def mailgun_send(credentials: Any, config: Any, payload: dict[str, Any], base_url: str, timeout: float,
+                       reference: str | None = None) -> dict[str, Any]:
+    """Mailgun's `POST /v3/{domain}/messages` (a form field per recipient; multipart/form-data
+    with the attachments as files); its answer `{id: "<...>", message: "Queued. Thank you."}`."""
+    from urllib.parse import quote
+
+    data: dict[str, Any] = {"from": payload.get("from") or config.from_address, "to": list(payload["to"]),
+                            "subject": payload["subject"], "text": payload.get("text") or ""}
+    for field in ("cc", "bcc"):
+        if payload.get(field):
+            data[field] = list(payload[field])
+    if payload.get("html"):
+        data["html"] = payload["html"]
+    if payload.get("reply_to"):
+        data["h:Reply-To"] = payload["reply_to"]
+    if reference:  # a user variable: it comes back in every webhook event of the message
+        data["v:hub_message_id"] = reference
+    # form-encoded, or multipart/form-data with the attachments as files (Mailgun takes both)
+    files = [("attachment", (a["filename"], base64.b64decode(a["content"]), a["content_type"]))
+             for a in payload.get("attachments", [])]
+    url = f"{base_url.rstrip('/')}/v3/{quote(config.domain, safe='')}/messages"
+    response = await _http("Mailgun", _mailgun_messages, "POST", url, timeout, auth=_mailgun_auth(credentials),
+                           data=data, files=files or None)
+    answer = response.json()
+    return {"message_id": str(answer.get("id", "")).strip("<>") or None, "message": answer.get("message")}
+
+
+# -- MessageBird ------------------------------------------------------------------------------------
+
+
+def _messagebird_messages(body: Any) -> str:
+    return "; ".join(f"{error.get('code')} {error.get('description')}" for error in body.get("errors", [])) \
+        or str(body)
+
+
+def _messagebird_headers(credentials: Any) -> dict[str, str]:
+    return {"Authorization": f"AccessKey {credentials.access_key.get_secret_value()}", "Accept": "application/json"}
+
+
+async def messagebird_check(credentials: Any, base_url: str, timeout: float) -> None:
+    """The balance: MessageBird answers it only for a valid access key."""
+    try:
+        await _http("MessageBird", _messagebird_messages, "GET", f"{base_url.rstrip('/')}/balance", timeout,
+                    headers=_messagebird_headers(credentials))
+    except ProviderError as error:
+        raise ProviderError(str(error), transient=False) from None
+
+
+async def messagebird_send(credentials: Any, config: Any, payload: dict[str, Any], base_url: str, timeout: float,
+                           reference: str | None = None) -> dict[str, Any]:
+    """`POST /messages` (JSON: originator, recipients as MSISDNs, body, reference), or `POST /mms`
+    with `mediaUrls`; the answer is the message with its recipients' statuses."""
+    body: dict[str, Any] = {"originator": (payload.get("from") or config.originator).lstrip("+"),
+                            "recipients": [payload["to"].lstrip("+")], "body": payload["message"]}
+    if reference:
+        body["reference"] = reference
+    path = "/messages"
+    if payload.get("media_urls"):
+        path, body["mediaUrls"] = "/mms", payload["media_urls"]
+    response = await _http("MessageBird", _messagebird_messages, "POST", base_url.rstrip("/") + path, timeout,
+                           headers=_messagebird_headers(credentials), json=body)
+    answer = response.json()
+    items = answer.get("recipients", {}).get("items", [])
+    return {"message_id": answer.get("id"), "status": items[0].get("status") if items else None}

@@ -10,9 +10,15 @@
     PUT    /api/v1/messages/templates/{id}            change it                       messaging.templates
     DELETE /api/v1/messages/templates/{id}            delete it                       messaging.templates
     POST   /api/v1/messages/templates/{id}/preview    render it with template_data    messaging.read
+    GET    /api/v1/messages/suppressions              ?address= ?reason=, paginated   messaging.read
+    POST   /api/v1/messages/suppressions              suppress an address by hand     messaging.send
+    DELETE /api/v1/messages/suppressions/{id}         send to it again                messaging.send
     POST   /api/v1/messages/callbacks/twilio          Twilio's delivery reports       public (signed)
+    POST   /api/v1/messages/callbacks/sendgrid        SendGrid's Event Webhook        public (signed)
+    POST   /api/v1/messages/callbacks/mailgun         Mailgun's webhooks              public (signed)
+    POST   /api/v1/messages/callbacks/sns             SES notifications through SNS   public (signed)
 
-Providers are connected per organization at /api/integrations/smtp and /api/integrations/twilio.
+Providers are connected per organization at /api/integrations/{provider}.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from core import (
     current_hub,
     current_principal,
     document_errors,
+    json_as_text,
     max_body,
     public,
     require,
@@ -34,6 +41,15 @@ from plugins.integrations.messaging import service
 from plugins.integrations.messaging.schemas import (
     CallbackReceived,
     EmailRequest,
+    EventsReceived,
+    MailgunWebhook,
+    SendGridEvents,
+    SnsMessage,
+    SnsReceived,
+    SuppressionCreate,
+    SuppressionList,
+    SuppressionOut,
+    SuppressionQuery,
     MessageAccepted,
     MessageList,
     MessageOut,
@@ -169,6 +185,42 @@ async def messaging_preview_template(message_template_id: str, data: TemplatePre
     return service.render_template(row, data.template_data)
 
 
+# -- suppressions -----------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/messages/suppressions")
+@require("messaging.read")
+@validate_query(SuppressionQuery)
+@document_response(SuppressionList)
+async def messaging_list_suppressions(query_args: SuppressionQuery):
+    """The organization's suppressed addresses, newest first: bounced, complained or
+    unsubscribed (reported by a provider's webhook) or added by hand. Sends skip them."""
+    page = query_args.page()
+    query = service.suppressions_query(current_principal().org_id, query_args.address, query_args.reason)
+    rows, total = await page.fetch(query, "-created_at")
+    return page.listing("suppressions", [service.suppression_body(row) for row in rows], total)
+
+
+@bp.post("/api/v1/messages/suppressions")
+@require("messaging.send")
+@validate_request(SuppressionCreate)
+@validate_response(SuppressionOut, 201)
+@document_errors(409)
+async def messaging_add_suppression(data: SuppressionCreate):
+    """Suppress an email address or phone number by hand (reason `manual`); 409 when it is already."""
+    row = await service.add_suppression(current_principal().org_id, data.address, data.detail)
+    return service.suppression_body(row), 201
+
+
+@bp.delete("/api/v1/messages/suppressions/<suppression_id>")
+@require("messaging.send")
+@document_response(None, 204)
+async def messaging_remove_suppression(suppression_id: str):
+    """Lift a suppression: later messages go to the address again."""
+    await service.remove_suppression(current_principal().org_id, suppression_id)
+    return "", 204
+
+
 @bp.get("/api/v1/messages/<message_id>")
 @require("messaging.read")
 @validate_response(MessageOut)
@@ -193,3 +245,58 @@ async def messaging_twilio_status():
     form = (await request.form).to_dict()
     message = await service.receive_twilio_status(current_hub(), form, request.headers.get("X-Twilio-Signature"))
     return {"received": True, "status": message.status}
+
+
+@bp.post("/api/v1/messages/callbacks/sendgrid")
+@public
+@max_body(1024 * 1024)
+@document_request(SendGridEvents)
+@document_response(EventsReceived)
+async def messaging_sendgrid_events():
+    """Receive SendGrid's Event Webhook (a JSON array of events).
+
+    Verified with the organization's `eventWebhookPublicKey` (the SendGrid integration's config):
+    `X-Twilio-Email-Event-Webhook-Signature` is ECDSA over the
+    `X-Twilio-Email-Event-Webhook-Timestamp` header and the body. `delivered` marks the message
+    delivered, `bounce` bounced (the address suppressed), `dropped` and blocks failed,
+    `spamreport`/`unsubscribe`/`group_unsubscribe` suppress the address. A bad signature, or a
+    batch about no message of the Hub, is 400 INVALID_SIGNATURE and changes nothing."""
+    applied = await service.receive_sendgrid_events(
+        current_hub(), await request.get_data(as_text=False),
+        request.headers.get("X-Twilio-Email-Event-Webhook-Signature"),
+        request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp"))
+    return {"received": True, "applied": applied}
+
+
+@bp.post("/api/v1/messages/callbacks/mailgun")
+@public
+@max_body(1024 * 1024)
+@document_request(MailgunWebhook)
+@document_response(EventsReceived)
+async def messaging_mailgun_event():
+    """Receive a Mailgun webhook (`{signature: {timestamp, token, signature}, "event-data"}`).
+
+    Verified with the organization's `webhookSigningKey` (HMAC-SHA256 of timestamp + token; the
+    timestamp at most `mailgun_webhook_max_age_seconds` old). `delivered` marks the message
+    delivered, a permanent `failed` bounced (reason bounce: the address suppressed) or failed,
+    `complained`/`unsubscribed` suppress the address; others are acknowledged."""
+    body = await request.get_json(force=True, silent=True)
+    applied = await service.receive_mailgun_event(current_hub(), body)
+    return {"received": True, "applied": applied}
+
+
+@bp.post("/api/v1/messages/callbacks/sns")
+@json_as_text  # SNS posts its JSON as text/plain
+@public
+@max_body(256 * 1024)
+@document_request(SnsMessage)
+@document_response(SnsReceived)
+async def messaging_sns_notification():
+    """Receive an SNS message: SES's bounce, complaint and delivery notifications.
+
+    The message's signature is checked with the certificate at its `SigningCertURL`, which must
+    be on `sns.<region>.amazonaws.com` (https) or a host of `sns_cert_hosts`; a bad one is 400
+    INVALID_SIGNATURE. Only topics in `sns_topic_arns` are taken (others are 400): a
+    SubscriptionConfirmation is confirmed (its SubscribeURL visited), a Notification's SES
+    bounces, complaints and deliveries update the messages they name."""
+    return await service.receive_sns(current_hub(), await request.get_data(as_text=False))

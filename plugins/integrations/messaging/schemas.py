@@ -11,12 +11,23 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    RootModel,
+    field_validator,
+    model_validator,
+)
 
 from core import Blankable, EventPayload, OffsetQuery, Pagination
 
 CHANNELS = Literal["email", "sms"]
-STATUSES = Literal["queued", "sending", "sent", "delivered", "failed"]
+STATUSES = Literal["queued", "sending", "sent", "delivered", "failed", "bounced", "suppressed"]
+EMAIL_PROVIDERS = Literal["smtp", "sendgrid", "aws_ses", "mailgun"]
+SMS_PROVIDERS = Literal["twilio", "aws_sns", "messagebird"]
 MAX_RECIPIENTS = 50
 MAX_TEMPLATE_DATA_BYTES = 64 * 1024
 MAX_PART_CHARS = 1_000_000
@@ -83,7 +94,7 @@ class EmailRequest(Strict):
     """Seed 001's EmailRequest: `content` (text and/or html) and `subject`, or a template
     (`template_id` + `template_data`), which gives whatever the body leaves out."""
 
-    provider: Literal["smtp", "sendgrid"] = Field("smtp", description="the organization's connected integration")
+    provider: EMAIL_PROVIDERS = Field("smtp", description="the organization's connected integration")
     to: list[Address] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     cc: list[Address] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
     bcc: list[Address] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
@@ -111,7 +122,7 @@ class EmailRequest(Strict):
 class SmsRequest(Strict):
     """Seed 001's SMSRequest; `message` or a template."""
 
-    provider: Literal["twilio"] = "twilio"
+    provider: SMS_PROVIDERS = Field("twilio", description="the organization's connected integration")
     to: Phone
     from_: Phone | None = Field(None, alias="from", description="default: the Twilio integration's number")
     message: str | None = Field(None, min_length=1, max_length=1600)
@@ -129,6 +140,8 @@ class SmsRequest(Strict):
     def _something_to_send(self) -> "SmsRequest":
         if self.template_id is None and not self.message:
             raise ValueError("message is required without a template_id")
+        if self.media_urls and self.provider == "aws_sns":
+            raise ValueError("aws_sns sends no MMS: media_urls need twilio or messagebird")
         return self
 
 
@@ -258,7 +271,8 @@ class MessageEvent(EventPayload):
 
 EVENT_TYPES = (
     ("messaging.sent", MessageEvent, "An email or SMS was handed to its provider"),
-    ("messaging.delivered", MessageEvent, "The provider reported an SMS delivered"),
+    ("messaging.delivered", MessageEvent, "The provider reported a message delivered"),
+    ("messaging.bounced", MessageEvent, "The provider reported an email bounced (its address is now suppressed)"),
     ("messaging.failed", MessageEvent, "An email or SMS could not be sent (after its retries), or its provider "
                                        "reported it undelivered"),
 )
@@ -277,3 +291,110 @@ class TwilioStatusCallback(BaseModel):
 class CallbackReceived(BaseModel):
     received: bool
     status: STATUSES
+
+
+class EventsReceived(BaseModel):
+    """What a provider's event webhook changed: the events about messages of the Hub it applied."""
+
+    received: bool
+    applied: int
+
+
+class SnsReceived(BaseModel):
+    received: bool
+    type: str
+    applied: int = 0
+
+
+# -- suppressions -------------------------------------------------------------------------------
+
+SUPPRESSION_REASONS = Literal["bounce", "complaint", "unsubscribe", "manual"]
+
+
+class SuppressionCreate(Strict):
+    address: str = Field(min_length=3, max_length=320, description="an email address or a phone number (E.164)")
+    detail: str = Field("", max_length=500)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from pydantic import TypeAdapter
+
+        value = value.strip()
+        if value.startswith("+"):
+            return _phone(value)
+        return TypeAdapter(EmailStr).validate_python(value).lower()
+
+
+class SuppressionOut(BaseModel):
+    id: str
+    address: str
+    reason: SUPPRESSION_REASONS
+    provider: str | None
+    message_id: str | None
+    detail: str
+    created_at: datetime
+
+
+class SuppressionList(BaseModel):
+    suppressions: list[SuppressionOut]
+    total: int | None
+    pagination: Pagination
+
+
+class SuppressionQuery(OffsetQuery):
+    address: Blankable[str] = Field(None, max_length=320)
+    reason: Blankable[SUPPRESSION_REASONS] = None
+
+
+# -- the providers' webhook bodies (documented; the routes read them raw, to verify signatures) -
+
+
+# The provider callbacks below document what the Hub reads; the routes verify the signature over
+# the raw body (bounded by the body size limit) and read these fields by name, so the bounds here
+# are the providers' own sizes, generous, and fields the Hub does not read are ignored.
+class SendGridEvent(BaseModel):
+    """One event of SendGrid's Event Webhook (the fields the Hub reads; the array is signed whole)."""
+
+    email: str = Field(max_length=320)
+    event: str = Field(max_length=50, description="delivered, bounce, dropped, spamreport, unsubscribe, group_unsubscribe, ...")
+    timestamp: int = Field(ge=0, le=2**40)
+    sg_message_id: str | None = Field(None, max_length=255)
+    type: str | None = Field(None, max_length=20, description="a bounce's kind: bounce or blocked")
+    reason: str | None = Field(None, max_length=2000, description="the provider's reason (the message's history keeps 200 characters)")
+    hub_message_id: str | None = Field(None, max_length=64, description="the custom arg the Hub sends with each email")
+
+
+class SendGridEvents(RootModel[Annotated[list[SendGridEvent], Field(max_length=10_000)]]):
+    pass
+
+
+class MailgunSignature(BaseModel):
+    timestamp: str = Field(max_length=20)
+    token: str = Field(max_length=100)
+    signature: str = Field(max_length=128)
+
+
+class MailgunWebhook(BaseModel):
+    """A Mailgun webhook: its signature and the event (`event`, `severity`, `reason`,
+    `recipient`, `message.headers.message-id`, `user-variables`, `delivery-status`)."""
+
+    signature: MailgunSignature
+    event_data: dict[str, Any] = Field(alias="event-data", json_schema_extra={
+        "x-bounded-by": "the body size limit; the Hub reads Mailgun's named fields only, after the signature checks"})
+
+
+class SnsMessage(BaseModel):
+    """An SNS message as SNS posts it (Content-Type text/plain, a JSON body)."""
+
+    Type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
+    MessageId: str = Field(max_length=100)
+    TopicArn: str = Field(max_length=256)
+    Message: str = Field(max_length=262_144, description="SNS's own limit: 256 KiB")
+    Timestamp: str = Field(max_length=40)
+    SignatureVersion: Literal["1", "2"]
+    Signature: str = Field(max_length=2048)
+    SigningCertURL: str = Field(max_length=2048)
+    Subject: str | None = Field(None, max_length=100, description="SNS's own limit")
+    SubscribeURL: str | None = Field(None, max_length=2048)
+    Token: str | None = Field(None, max_length=2048)

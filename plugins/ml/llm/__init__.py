@@ -79,3 +79,9 @@ async def hub_shutdown(hub):
     from plugins.ml.llm.runtime import close_runtime
 
     await close_runtime(hub)
+
+
+def hub_metrics(register):
+    from plugins.ml.llm.metrics import register_metrics
+
+    register_metrics(register)

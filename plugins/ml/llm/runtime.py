@@ -165,14 +165,29 @@ class ModelRuntime:
     def _load(self):
         with self._load_lock:
             if self._llama is None:
+                import llama_cpp.llama as llama_module
                 from llama_cpp import Llama
 
                 settings = self.settings
-                llama = Llama(
-                    model_path=str(self.path), n_ctx=settings.context_size, n_threads=settings.threads,
-                    n_threads_batch=settings.batch_threads or settings.threads, n_gpu_layers=settings.gpu_layers,
-                    n_batch=settings.batch_size, seed=settings.seed, verbose=False,
-                )
+                # Llama() takes no argument for use_extra_bufts, so its default params are
+                # adjusted while it is built (under the load lock; see LLMSettings.extra_buffer_types).
+                default_params = llama_module.llama_cpp.llama_model_default_params
+
+                def model_params():
+                    params = default_params()
+                    params.use_extra_bufts = settings.extra_buffer_types
+                    return params
+
+                llama_module.llama_cpp.llama_model_default_params = model_params
+                try:
+                    llama = Llama(
+                        model_path=str(self.path), n_ctx=settings.context_size, n_threads=settings.threads,
+                        n_threads_batch=settings.batch_threads or settings.threads,
+                        n_gpu_layers=settings.gpu_layers, n_batch=settings.batch_size, seed=settings.seed,
+                        verbose=False,
+                    )
+                finally:
+                    llama_module.llama_cpp.llama_model_default_params = default_params
                 template = settings.chat_template or llama.metadata.get("tokenizer.chat_template")
                 bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
                 eos = llama._model.token_get_text(llama.token_eos()) if llama.token_eos() >= 0 else ""

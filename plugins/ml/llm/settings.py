@@ -49,6 +49,11 @@ class LLMSettings(BaseModel):
     batch_threads: int | None = Field(None, ge=1, le=256)  # prompt processing; unset: = threads
     gpu_layers: int = Field(0, ge=-1)  # layers offloaded to a GPU; -1: all (needs a GPU build)
     batch_size: int = Field(512, ge=1, le=65_536)
+    # llama.cpp's "extra buffer types" repack weights for special CPU kernels (AMX on Intel Sapphire
+    # Rapids and later). Off by default: in llama-cpp-python 0.3.36 the AMX kernel crashes the
+    # process (SIGSEGV in ggml_backend_amx_mul_mat) on such CPUs as soon as a grammar-constrained
+    # generation runs; the plain AVX2/AVX-512 kernels are used instead.
+    extra_buffer_types: bool = False
     seed: int = 0
     # Requests waiting for the model (one generation runs at a time): more are refused with 503.
     queue_limit: int = Field(8, ge=0, le=10_000)

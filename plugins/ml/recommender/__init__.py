@@ -81,3 +81,9 @@ def hub_health_checks(register):
     from plugins.ml.recommender.service import model_store_health
 
     register("recommender_models", model_store_health)
+
+
+def hub_metrics(register):
+    from plugins.ml.recommender.analytics_metrics import register_metrics
+
+    register_metrics(register)

@@ -6,17 +6,15 @@ session app's messaging settings pointed at it and the job back-off made short."
 from __future__ import annotations
 
 import base64
-import json
 import socket
-import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+from tests.loopback import FakeRequest, LoopbackServer
 
 SMTP_USER, SMTP_PASSWORD = "hub-mailer", "smtp-secret-0123456789"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "0123456789abcdef" * 2, "twilio-token-0123456789"
@@ -88,56 +86,32 @@ class FakeTwilio:
     def __init__(self) -> None:
         self.sent: list[dict] = []
         self.failures = {FLAKY_NUMBER: 0}
-        fake = self
+        self.server = LoopbackServer(self.answer)
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def _authorized(self) -> bool:
-                expected = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
-                if self.headers.get("Authorization") == f"Basic {expected}":
-                    return True
-                self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                return False
-
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                if not self._authorized():
-                    return
-                if self.path.split("?")[0] == f"/2010-04-01/Accounts/{TWILIO_SID}.json":
-                    self._answer(200, {"sid": TWILIO_SID, "friendly_name": "Hub tests", "status": "active"})
-                else:
-                    self._answer(404, {"code": 20404, "message": "not found", "status": 404})
-
-            def do_POST(self):  # noqa: N802
-                if not self._authorized():
-                    return
-                form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()))
-                if self.path != f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json":
-                    return self._answer(404, {"code": 20404, "message": "not found", "status": 404})
-                if form.get("To") == INVALID_NUMBER:
-                    return self._answer(400, {"code": 21211, "message": f"The 'To' number {INVALID_NUMBER} is "
-                                                                        "not a valid phone number.", "status": 400})
-                if form.get("To") == FLAKY_NUMBER and fake.failures[FLAKY_NUMBER] > 0:
-                    fake.failures[FLAKY_NUMBER] -= 1
-                    return self._answer(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
-                sid = f"SM{len(fake.sent):032x}"
-                fake.sent.append({**form, "sid": sid})
-                self._answer(201, {"sid": sid, "account_sid": TWILIO_SID, "to": form["To"], "from": form["From"],
-                                   "body": form["Body"], "status": "queued", "num_segments": "1",
-                                   "price": None, "price_unit": "USD", "direction": "outbound-api"})
-
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, request: FakeRequest) -> tuple:
+        expected = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+        not_found = 404, {"code": 20404, "message": "not found", "status": 404}
+        if request.method == "GET":
+            if request.path == f"/2010-04-01/Accounts/{TWILIO_SID}.json":
+                return 200, {"sid": TWILIO_SID, "friendly_name": "Hub tests", "status": "active"}
+            return not_found
+        form = request.form()
+        if request.path != f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json":
+            return not_found
+        if form.get("To") == INVALID_NUMBER:
+            return 400, {"code": 21211, "message": f"The 'To' number {INVALID_NUMBER} is not a valid phone number.",
+                         "status": 400}
+        if form.get("To") == FLAKY_NUMBER and self.failures[FLAKY_NUMBER] > 0:
+            self.failures[FLAKY_NUMBER] -= 1
+            return 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
+        sid = f"SM{len(self.sent):032x}"
+        self.sent.append({**form, "sid": sid})
+        return 201, {"sid": sid, "account_sid": TWILIO_SID, "to": form["To"], "from": form["From"],
+                     "body": form["Body"], "status": "queued", "num_segments": "1", "price": None,
+                     "price_unit": "USD", "direction": "outbound-api"}
 
     def to(self, number: str) -> list[dict]:
         return [sent for sent in self.sent if sent["To"] == number]
@@ -147,8 +121,7 @@ class FakeTwilio:
 def fake_twilio():
     fake = FakeTwilio()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.server.close()
 
 
 SENDGRID_KEY = "SG.hub-tests.0123456789abcdef"
@@ -160,46 +133,21 @@ class FakeSendGrid:
 
     def __init__(self) -> None:
         self.sent: list[dict] = []
-        fake = self
+        self.server = LoopbackServer(self.answer)
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                if self._authorized():
-                    self._answer(200, {"scopes": ["mail.send", "user.profile.read"]})
-
-            def do_POST(self):  # noqa: N802
-                if not self._authorized():
-                    return
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                recipients = [to["email"] for to in body["personalizations"][0]["to"]]
-                if any(address.startswith("bounce-me") for address in recipients):
-                    return self._answer(400, {"errors": [{"message": "Does not contain a valid address.",
-                                                          "field": "personalizations.0.to.0.email"}]})
-                fake.sent.append(body)
-                self._answer(202, None, {"X-Message-Id": f"sg-{len(fake.sent)}"})
-
-            def _authorized(self) -> bool:
-                if self.headers.get("Authorization") == f"Bearer {SENDGRID_KEY}":
-                    return True
-                self._answer(401, {"errors": [{"message": "The provided authorization grant is invalid"}]})
-                return False
-
-            def _answer(self, status: int, body: dict | None, headers: dict | None = None) -> None:
-                data = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, request: FakeRequest) -> tuple:
+        if request.headers.get("authorization") != f"Bearer {SENDGRID_KEY}":
+            return 401, {"errors": [{"message": "The provided authorization grant is invalid"}]}
+        if request.method == "GET":
+            return 200, {"scopes": ["mail.send", "user.profile.read"]}
+        body = request.json()
+        recipients = [to["email"] for to in body["personalizations"][0]["to"]]
+        if any(address.startswith("bounce-me") for address in recipients):
+            return 400, {"errors": [{"message": "Does not contain a valid address.",
+                                     "field": "personalizations.0.to.0.email"}]}
+        self.sent.append(body)
+        return 202, None, {"X-Message-Id": f"sg-{len(self.sent)}"}
 
     def to(self, address: str) -> list[dict]:
         return [body for body in self.sent if address in [to["email"] for to in body["personalizations"][0]["to"]]]
@@ -209,8 +157,7 @@ class FakeSendGrid:
 def fake_sendgrid():
     fake = FakeSendGrid()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.server.close()
 
 
 SENDGRID_CONNECTION = {"credentials": {"apiKey": SENDGRID_KEY}, "config": {"fromAddress": "hub@example.com"}}
@@ -253,3 +200,211 @@ async def sent(api, accepted: dict) -> dict:
     """The message once its send job has finished."""
     await api.wait_for_job(accepted["job_id"])
     return await api.get(f"/api/v1/messages/{accepted['id']}")
+
+
+# -- Mailgun and MessageBird: fakes of their HTTP APIs ----------------------------------------------
+
+MAILGUN_KEY, MAILGUN_SIGNING_KEY, MAILGUN_DOMAIN = "key-hubtests0123456789", "mg-signing-0123456789", "mg.example.com"
+MESSAGEBIRD_KEY = "live_hubtests0123456789"
+
+
+class Misbehaviour:
+    """Recipients a fake answers badly: `flaky` a 5xx this many more times, `slow` late (after
+    `delay` seconds) this many more times; `invalid` always a 4xx."""
+
+    def __init__(self) -> None:
+        self.flaky: dict[str, int] = {}
+        self.slow: dict[str, int] = {}
+        self.delay = 1.0
+
+    def fault(self, recipient: str) -> str | None:
+        import time
+
+        if self.slow.get(recipient, 0) > 0:
+            self.slow[recipient] -= 1
+            time.sleep(self.delay)
+        if self.flaky.get(recipient, 0) > 0:
+            self.flaky[recipient] -= 1
+            return "flaky"
+        return "invalid" if recipient.startswith("invalid") or recipient.lstrip("+") == INVALID_NUMBER[1:] else None
+
+
+class FakeMailgun:
+    """Mailgun's API as documented: basic auth `api:<key>`, `GET /v3/domains/{domain}`,
+    `POST /v3/{domain}/messages` (form-encoded or multipart) answering `{id, message}`."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+        self.misbehave = Misbehaviour()
+        self.server = LoopbackServer(self.answer)
+        self.url = self.server.url
+
+    def answer(self, request: FakeRequest) -> tuple:
+        expected = base64.b64encode(f"api:{MAILGUN_KEY}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            return 401, "Forbidden"
+        if request.method == "GET":
+            if request.path == f"/v3/domains/{MAILGUN_DOMAIN}":
+                return 200, {"domain": {"name": MAILGUN_DOMAIN, "state": "active"}, "receiving_dns_records": [],
+                             "sending_dns_records": []}
+            return 404, {"message": "Domain not found"}
+        if request.path != f"/v3/{MAILGUN_DOMAIN}/messages":
+            return 404, {"message": "Domain not found"}
+        form = request.form_lists()
+        fault = self.misbehave.fault(form["to"][0])
+        if fault == "flaky":
+            return 503, {"message": "Service Unavailable"}
+        if fault == "invalid":
+            return 400, {"message": "'to' parameter is not a valid address. please check documentation"}
+        message_id = f"<20261207.{len(self.sent)}.hub@{MAILGUN_DOMAIN}>"
+        self.sent.append({**form, "id": message_id.strip("<>")})
+        return 200, {"id": message_id, "message": "Queued. Thank you."}
+
+    def to(self, address: str) -> list[dict]:
+        return [sent for sent in self.sent if address in sent["to"]]
+
+
+class FakeMessageBird:
+    """MessageBird's REST API as its SDK calls it: `Authorization: AccessKey <key>`, `GET /balance`,
+    `POST /messages` and `/mms` (JSON) answering the message object, errors as `{errors: [...]}`."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+        self.misbehave = Misbehaviour()
+        self.server = LoopbackServer(self.answer)
+        self.url = self.server.url
+
+    def answer(self, request: FakeRequest) -> tuple:
+        if request.headers.get("authorization") != f"AccessKey {MESSAGEBIRD_KEY}":
+            return 401, {"errors": [{"code": 2, "description": "Request not allowed (incorrect access_key)",
+                                     "parameter": "access_key"}]}
+        if request.method == "GET" and request.path == "/balance":
+            return 200, {"payment": "prepaid", "type": "euros", "amount": 9.5}
+        if request.method != "POST" or request.path not in ("/messages", "/mms"):
+            return 404, {"errors": [{"code": 20, "description": "not found", "parameter": None}]}
+        body = request.json()
+        recipient = str(body["recipients"][0])
+        fault = self.misbehave.fault(recipient)
+        if fault == "flaky":
+            return 500, {"errors": [{"code": 99, "description": "Internal error", "parameter": None}]}
+        if fault == "invalid" or not recipient.isdigit():
+            return 422, {"errors": [{"code": 9, "description": "no (correct) recipients found",
+                                     "parameter": "recipients"}]}
+        message_id = f"{len(self.sent):032x}"
+        self.sent.append({**body, "id": message_id, "path": request.path})
+        return 201, {"id": message_id, "href": f"{self.url}/messages/{message_id}", "direction": "mt", "type": "sms",
+                     "originator": body["originator"], "body": body["body"], "reference": body.get("reference"),
+                     "createdDatetime": "2026-12-07T20:00:00+00:00",
+                     "recipients": {"totalCount": 1, "totalSentCount": 1, "totalDeliveredCount": 0,
+                                    "totalDeliveryFailedCount": 0,
+                                    "items": [{"recipient": int(recipient), "status": "sent",
+                                               "statusDatetime": "2026-12-07T20:00:00+00:00"}]}}
+
+    def to(self, number: str) -> list[dict]:
+        return [sent for sent in self.sent if number.lstrip("+") in [str(r) for r in sent["recipients"]]]
+
+
+@pytest.fixture(scope="session")
+def fake_mailgun():
+    fake = FakeMailgun()
+    yield fake
+    fake.server.close()
+
+
+@pytest.fixture(scope="session")
+def fake_messagebird():
+    fake = FakeMessageBird()
+    yield fake
+    fake.server.close()
+
+
+MAILGUN_CONNECTION = {"credentials": {"apiKey": MAILGUN_KEY, "webhookSigningKey": MAILGUN_SIGNING_KEY},
+                      "config": {"domain": MAILGUN_DOMAIN, "fromAddress": "hub@example.com"}}
+MESSAGEBIRD_CONNECTION = {"credentials": {"accessKey": MESSAGEBIRD_KEY}, "config": {"originator": "HubTests"}}
+
+
+@pytest.fixture
+async def mailgun_api(api, fake_mailgun, hub, monkeypatch):
+    monkeypatch.setattr(hub.plugin_settings("messaging"), "mailgun_base_url", fake_mailgun.url)
+    await api.call("POST", "/api/integrations/mailgun/connect", MAILGUN_CONNECTION)
+    return api
+
+
+@pytest.fixture
+async def messagebird_api(api, fake_messagebird, hub, monkeypatch):
+    monkeypatch.setattr(hub.plugin_settings("messaging"), "messagebird_base_url", fake_messagebird.url)
+    await api.call("POST", "/api/integrations/messagebird/connect", MESSAGEBIRD_CONNECTION)
+    return api
+
+
+# -- AWS: moto in server mode, its IAM enforcing the credentials ------------------------------------
+
+
+@dataclass
+class MotoServer:
+    url: str
+    access_key_id: str
+    secret_access_key: str
+
+    def raw_emails(self) -> list[dict]:
+        """What SES received (moto's model data): [{source, destinations, raw_data, id}]."""
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=10) as response:
+            return json.load(response).get("ses", {}).get("RawMessage", [])
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """`python -m moto.server` (a process of its own: its auth switch is process-wide), an IAM
+    user whose key may use SES and SNS, `hub@example.com` a verified SES identity; then moto
+    checks every request's signature against IAM (a wrong key is InvalidClientTokenId)."""
+    import json
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import boto3
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "moto did not start"
+            time.sleep(0.1)
+    setup = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "setup",
+             "aws_secret_access_key": "setup"}
+    iam = boto3.client("iam", **setup)
+    iam.create_user(UserName="hub")
+    key = iam.create_access_key(UserName="hub")["AccessKey"]
+    iam.put_user_policy(UserName="hub", PolicyName="messaging", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ses:*", "sns:*"], "Resource": "*"}]}))
+    boto3.client("ses", **setup).verify_email_identity(EmailAddress="hub@example.com")
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset-auth", data=b"0", method="POST",
+                                                  headers={"Content-Type": "text/plain"}), timeout=10).close()
+    yield MotoServer(url, key["AccessKeyId"], key["SecretAccessKey"])
+    process.terminate()
+    process.wait(10)
+
+
+def aws_connection(moto: MotoServer, **config) -> dict:
+    return {"credentials": {"accessKeyId": moto.access_key_id, "secretAccessKey": moto.secret_access_key},
+            "config": {"region": "us-east-1", **config}}
+
+
+@pytest.fixture
+async def aws_api(api, moto_server, hub, monkeypatch):
+    """An organization with SES (from hub@example.com) and SNS connected to moto."""
+    monkeypatch.setattr(hub.plugin_settings("messaging"), "aws_endpoint_url", moto_server.url)
+    await api.call("POST", "/api/integrations/aws_ses/connect", aws_connection(moto_server, fromAddress="hub@example.com"))
+    await api.call("POST", "/api/integrations/aws_sns/connect", aws_connection(moto_server, senderId="HubTests"))
+    return api
+

@@ -66,7 +66,7 @@ async def test_viewers_read_members_send_and_keys_need_the_scope(smtp_api, api_o
     (email(attachments=[{"filename": "a.txt", "content": "not base64!"}]), "attachments.0.content"),
     (email(attachments=[{"filename": "../etc/passwd", "content": "aGk="}]), "attachments.0.filename"),
     (email(template_data={"x": "y" * 70_000}, template_id="5f1c2b8e-3b7a-4c1e-9d0a-2a4b6c8d0e1f"), "template_data"),
-    (email(provider="mailgun"), "provider"),
+    (email(provider="pigeon"), "provider"),
     (email(unknown=True), "unknown"),
 ])
 async def test_bad_emails_are_400(smtp_api, body, field):

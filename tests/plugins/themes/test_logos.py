@@ -166,3 +166,26 @@ async def test_the_upload_must_be_multipart_with_a_file_part(api):
     body = await response.get_json()
     assert_error(response.status_code, body, 400, "VALIDATION_ERROR")
     assert body["error"]["details"]["field"] == "file"
+
+
+async def test_the_upload_is_streamed_to_the_store_and_only_the_logo_is_kept(api, small_logos):
+    """The part is streamed into the core's file store, which stops at max_logo_bytes before
+    Pillow sees a byte: refused past it even when the whole request is within the route's body
+    bound, nothing left behind; a good upload leaves the re-encoded logo and nothing else."""
+    noisy = Image.frombytes("RGB", (60, 60), random.Random(2).randbytes(10_800))
+    out = io.BytesIO()
+    noisy.save(out, "PNG")
+    big = out.getvalue()
+    assert 4096 < len(big) < 4096 + 64 * 1024  # within the body's bound, past the logo's
+    status, body = await upload_logo(api, big)
+    assert_error(status, body, 413, "PAYLOAD_TOO_LARGE")
+    assert await StoredFile.filter(org_id=api.org_id).count() == 0 and await storage_used(api.org_id) == 0
+
+    status, _ = await upload_logo(api, image_bytes((40, 40)))
+    assert status == 201
+    [kept] = await StoredFile.filter(org_id=api.org_id)
+    assert kept.purpose == "themes.logo" and await storage_used(api.org_id) == kept.size
+    # an image Pillow refuses (truncated) leaves nothing behind either
+    status, body = await upload_logo(api, image_bytes((400, 400))[:300])
+    assert_error(status, body, 400, "VALIDATION_ERROR")
+    assert [row.id for row in await StoredFile.filter(org_id=api.org_id)] == [kept.id]
