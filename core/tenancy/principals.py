@@ -191,7 +191,8 @@ async def principal_from_password(email: str, password: str, address: str = "unk
     principal cache like any credential, so a request does not hash the password each time."""
     hub = hub or current_hub()
     cache = principal_cache(hub)
-    credential = "basic\0" + normalise_email(email) + "\0" + password
+    # keyed by a keyed hash: no password is kept in memory as a cache key
+    credential = "basic\0" + hash_token(hub.signing_key, normalise_email(email) + "\0" + password)
     principal = cache.get(credential)
     if principal is not None:
         return principal

@@ -485,8 +485,10 @@ async def playground(error: str | None = None, status: int = 200, exchange: list
                      chosen: list[str] | None = None, tool_choice: str = "auto"):
     answer_status, tools = await g.api.call("GET", "/v1/functions")
     names = [tool.get("function", {}).get("name") for tool in rows_of(tools)] if answer_status == 200 else []
+    # "Calling functions": auto / required / none, or one function by name (the model must call it)
     return await render("playground.html", status=status, error=error, exchange=exchange or [], prompt=prompt,
-                        tool_names=names, chosen=chosen or [], tool_choice=tool_choice, tool_choices=TOOL_CHOICES)
+                        tool_names=names, chosen=chosen or [], tool_choice=tool_choice,
+                        tool_choices=TOOL_CHOICES + names)
 
 
 @bp.post("/playground")
@@ -497,11 +499,18 @@ async def playground__chat():
     form = await request.form
     prompt = form.get("prompt", "").strip()
     chosen = [name for name in form.getlist("tools") if name]  # none chosen: every function the member may use
-    tool_choice = form.get("tool_choice", "auto") if form.get("tool_choice") in TOOL_CHOICES else "auto"
     status, tools = await g.api.call("GET", "/v1/functions")
     tools = rows_of(tools) if status == 200 else []
+    names = [tool.get("function", {}).get("name") for tool in tools]
+    tool_choice = form.get("tool_choice", "auto")
+    tool_choice = tool_choice if tool_choice in TOOL_CHOICES or tool_choice in names else "auto"
     if chosen:
         tools = [tool for tool in tools if tool.get("function", {}).get("name") in chosen]
+    # a function named: the OpenAI form {"type": "function", ...} (a function not among the chosen
+    # ones is the API's 422, shown on the page)
+    first_choice: Any = tool_choice if tool_choice in TOOL_CHOICES else {
+        "type": "function", "function": {"name": tool_choice}}
+    forced = tool_choice not in ("auto", "none")
     status, models = await g.api.call("GET", "/v1/models")
     model = next((card.get("id") for card in rows_of(models)), None) if status == 200 else None
     messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
@@ -510,8 +519,9 @@ async def playground__chat():
         body: dict[str, Any] = {"model": model or "default", "messages": messages, "max_tokens": 256}
         if tools:
             body["tools"] = tools
-            # the member's choice for the first turn; then the model answers from the results
-            body["tool_choice"] = tool_choice if len(messages) == 1 else "auto"
+            # the member's choice for the first turn; then the model answers from the results (after
+            # a forced call it must answer: "none", as agents do, or a small model calls again and again)
+            body["tool_choice"] = first_choice if len(messages) == 1 else ("none" if forced else "auto")
         status, answer = await g.api.call("POST", "/v1/chat/completions", json=body)
         if status >= 400:
             return await playground(error=error_message(status, answer), status=status, exchange=exchange,

@@ -1,7 +1,8 @@
 """Workflows (seed 001): definitions saved as versioned graphs of nodes from every plugin
 (`hub_workflow_nodes`), executions run durably step by step on the core's jobs, live progress on
 WS /ws/executions/{id}. Graph checks in graph.py, `{{ }}` expressions in expressions.py, the
-runner in engine.py, this plugin's own node types in nodes.py."""
+runner in engine.py, this plugin's own node types in nodes.py, schedule triggers in schedules.py,
+event triggers (workflows started by other plugins' events, `hub_on_event`) in event_triggers.py."""
 
 from __future__ import annotations
 
@@ -55,6 +56,13 @@ def hub_functions(register):
 
     for name, description, args_model, permission, func in FUNCTIONS:
         register(name, description, args_model, permission, func)
+
+
+async def hub_on_event(event, hub):
+    """Event triggers: the organization's active workflows listening to this event start."""
+    from plugins.workflows.event_triggers import on_event
+
+    await on_event(hub, event)
 
 
 async def hub_startup(hub):

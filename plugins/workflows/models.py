@@ -54,9 +54,27 @@ class Execution(TenantModel):
     cancel_requested = fields.BooleanField(default=False)  # the runner stops at its next look
     # Summed over the steps: ai_processing_time_ms, api_calls_count, tokens_used, cost_estimate
     metrics = fields.JSONField(default=dict)
+    # The event that started it (an event trigger): unique per workflow, so an event delivered
+    # twice (delivery is at least once) starts one execution
+    trigger_event_id = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "workflows_execution"
+        unique_together = (("workflow_id", "trigger_event_id"),)
+
+
+class EventTrigger(TenantModel):
+    """One event trigger of the current version of an active workflow, kept on every save
+    (and on switching on or off, deleting): what an event looks up by (org_id, event_type),
+    instead of reading every workflow of the organization."""
+
+    workflow_id = fields.UUIDField(db_index=True)
+    event_type = fields.CharField(max_length=100)
+    data_filter = fields.JSONField(default=dict)  # {field: value} the event's data must have
+
+    class Meta:
+        table = "workflows_event_trigger"
+        indexes = (("org_id", "event_type"),)
 
 
 class ExecutionStep(TenantModel):

@@ -76,6 +76,10 @@ class WorkflowVariable(SnakeModel):
 
 
 class WorkflowTrigger(SnakeModel):
+    """`event`: `config` is `{"event_type": <a type of GET /api/v1/events/types>, "filter":
+    {field: value}}` (optional): the workflow starts on each such event of its organization whose
+    data has those values, with the data as input (event_triggers.py)."""
+
     type: Literal["manual", "webhook", "schedule", "event"]
     config: dict[str, Any] = Field(default_factory=dict, json_schema_extra=JSON_VALUE)
 

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable
 from tortoise.expressions import Q
 
 from core import Hub, HubError, Page, consume_quota, emit, enqueue, iso, not_found, transaction, utcnow, validation_error
+from plugins.workflows import event_triggers
 from plugins.workflows.graph import SEED_NODE_TYPES, Graph, check
 from plugins.workflows.models import Execution, ExecutionStep, Workflow, WorkflowVersion
 from plugins.workflows.schedules import next_run
@@ -71,12 +72,15 @@ def summary_json(workflow: Workflow) -> dict:
     }
 
 
-async def checked_definition(hub: Hub, org_id: Any, data: dict, *, editing: bool = False) -> dict:
+async def checked_definition(hub: Hub, org_id: Any, data: dict, *, editing: bool = False,
+                             authors: tuple = ()) -> dict:
     """The graph part of a create/update request, or a 400 naming every problem. `editing`
-    (live collaboration, one operation at a time): a node not connected yet is no problem."""
+    (live collaboration, one operation at a time): a node not connected yet is no problem.
+    `authors`: the user ids that must be allowed to read the events of its event triggers."""
     definition = {part: data[part] for part in DEFINITION_PARTS}
     usable, missing = await node_types(hub, org_id)
     problems = check(definition, usable, missing)
+    problems += await event_triggers.check(hub, org_id, definition, authors)
     if editing:
         problems = [p for p in problems if not p["reason"].endswith("cannot be reached from a trigger")]
     error_workflow = definition["settings"].get("error_workflow_id")
@@ -112,6 +116,7 @@ async def set_active(org_id: Any, workflow_id: Any, active: bool) -> dict:
             workflow.is_active, workflow.updated_at = active, utcnow()
             workflow.next_run_at = next_run(workflow.definition, utcnow(), active)
             await workflow.save(update_fields=["is_active", "updated_at", "next_run_at"])
+            await event_triggers.sync(workflow)
             await emit(org_id, "workflow.updated", changed_payload(workflow))
     return workflow_json(workflow)
 
@@ -126,7 +131,7 @@ def changed_payload(workflow: Workflow) -> dict:
 
 
 async def create_workflow(hub: Hub, org_id: Any, user_id: Any, data: dict) -> dict:
-    definition = await checked_definition(hub, org_id, data)
+    definition = await checked_definition(hub, org_id, data, authors=(user_id,))
     async with transaction():
         workflow = await Workflow.create(
             org_id=org_id, name=data["name"], description=data.get("description"), category=data.get("category"),
@@ -134,6 +139,7 @@ async def create_workflow(hub: Hub, org_id: Any, user_id: Any, data: dict) -> di
             next_run_at=next_run(definition, utcnow(), data.get("is_active", True)))
         await WorkflowVersion.create(org_id=org_id, workflow_id=workflow.id, version=1, name=workflow.name,
                                      definition=definition, created_by=user_id)
+        await event_triggers.sync(workflow)
         await emit(org_id, "workflow.created", changed_payload(workflow))
     return workflow_json(workflow)
 
@@ -167,8 +173,8 @@ async def update_workflow(hub: Hub, org_id: Any, user_id: Any, workflow_id: Any,
     """Save as a new version (the graph is checked as on create). `expected_version`: refuse
     with 409 when someone saved another version since (optimistic concurrency). `on_saved`
     runs in the saving transaction (an event that must exist exactly when the version does)."""
-    await get_workflow(org_id, workflow_id)  # another organization's id: 404 before any 400
-    definition = await checked_definition(hub, org_id, data, editing=editing)
+    owner = (await get_workflow(org_id, workflow_id)).created_by  # another organization's id: 404 before any 400
+    definition = await checked_definition(hub, org_id, data, editing=editing, authors=(user_id, owner))
     async with transaction():
         workflow = await get_workflow(org_id, workflow_id)
         if expected_version is not None and workflow.version != expected_version:
@@ -186,6 +192,7 @@ async def update_workflow(hub: Hub, org_id: Any, user_id: Any, workflow_id: Any,
         workflow = await Workflow.get(id=workflow.id)
         await WorkflowVersion.create(org_id=org_id, workflow_id=workflow.id, version=workflow.version,
                                      name=workflow.name, definition=definition, created_by=user_id)
+        await event_triggers.sync(workflow)
         await emit(org_id, "workflow.updated", changed_payload(workflow))
         if on_saved is not None:
             await on_saved(workflow)
@@ -203,6 +210,7 @@ async def delete_workflow(org_id: Any, workflow_id: Any) -> None:
         await executions.delete()
         await WorkflowVersion.for_org(org_id).filter(workflow_id=workflow.id).delete()
         await workflow.delete()
+        await event_triggers.forget(workflow.id)
         await emit(org_id, "workflow.deleted", changed_payload(workflow))
 
 
@@ -211,9 +219,12 @@ async def delete_workflow(org_id: Any, workflow_id: Any) -> None:
 
 async def start_execution(hub: Hub, org_id: Any, workflow_id: Any, user_id: Any, *, inputs: dict,
                           context: dict | None = None, scopes: list[str] | None = None, metered: bool = True,
-                          rerun_of: Execution | None = None, reuse: list[ExecutionStep] = ()) -> Execution:
+                          rerun_of: Execution | None = None, reuse: list[ExecutionStep] = (),
+                          trigger_event_id: str | None = None) -> Execution:
     """Record an execution of the workflow's current version (a re-run: of the version the
-    first run used) and hand it to the workers; returns it "pending"."""
+    first run used) and hand it to the workers; returns it "pending". `trigger_event_id`: the
+    event that starts it (an event trigger), at most one execution per workflow and event
+    (tortoise's IntegrityError for a second)."""
     workflow = await get_workflow(org_id, workflow_id)
     if not workflow.is_active and rerun_of is None:
         raise HubError("CONFLICT", "The workflow is not active", WORKFLOW_EXECUTION_FAILED)
@@ -227,7 +238,8 @@ async def start_execution(hub: Hub, org_id: Any, workflow_id: Any, user_id: Any,
     async with transaction():
         execution = await Execution.create(
             org_id=org_id, workflow_id=workflow.id, workflow_version=version, input_data=inputs, context=context,
-            created_by=user_id, rerun_of=rerun_of.id if rerun_of else None, metrics={})
+            created_by=user_id, rerun_of=rerun_of.id if rerun_of else None, metrics={},
+            trigger_event_id=trigger_event_id)
         for step in reuse:
             await ExecutionStep.create(
                 org_id=org_id, execution_id=execution.id, node_id=step.node_id, node_name=step.node_name,

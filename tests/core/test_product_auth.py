@@ -1,7 +1,7 @@
 """The core's pieces for a product's own auth scheme (a plugin imitating Mautic, ...):
 `principal_from_password` (HTTP Basic: a user's email and password, checked like a login),
 `principal_for_api_key` (a product token standing for a Hub API key) and
-`require(..., authenticate_with=...)` (tests/plugins/mautic drives them through HTTP)."""
+`require(..., authenticate_with=...)` (the Mautic plugin in wip/mautic drives them through HTTP)."""
 
 from __future__ import annotations
 

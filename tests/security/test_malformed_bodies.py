@@ -49,6 +49,7 @@ OPTIONAL_BODIES = {
     "POST /api/v1/webhooks/{webhook_id}/test": "without one, the test event is sent",
     "POST /api/integrations/{integration_id}/test": "without one, the stored connection is tested",
     "POST /api/integrations/{integration_id}/disconnect": "the reason is optional",
+    "POST /api/v1/dms/connections/{dms_connection_id}/test": "without one, the connection's first endpoint is tried",
     "POST /api/v1/notifications/read-all": "without one, every notification is marked read",
     "PUT /api/v1/notifications/{notification_id}/read": "without one, it is marked read",
     "PUT /api/notifications/{notification_id}/read": "without one, it is marked read",

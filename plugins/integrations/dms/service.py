@@ -250,11 +250,15 @@ def _next_sync(connection: DmsConnection, after: datetime | None = None) -> date
     return None if interval is None else (after or utcnow()) + interval
 
 
-def client_for(hub, connection: DmsConnection, secrets: dict[str, str], transport=None) -> DmsClient:
+def client_for(hub, connection: DmsConnection, secrets: dict[str, str], transport=None,
+               retry_attempts: int | None = None) -> DmsClient:
+    """A client with the connection's policy; `retry_attempts` overrides its retries (a test
+    of the connection answers from one try, not after the back-off of a sync)."""
     adapter, *_ = adapter_for(connection)
     headers = {header: secrets[name] for header, name in adapter.headers.items() if secrets.get(name)}
     config = settings(hub)
-    policy = Policy(retry_attempts=connection.retry_attempts, timeout_seconds=connection.timeout_ms / 1000,
+    attempts = connection.retry_attempts if retry_attempts is None else retry_attempts
+    policy = Policy(retry_attempts=attempts, timeout_seconds=connection.timeout_ms / 1000,
                     backoff=config.retry_backoff_seconds, backoff_max=config.retry_backoff_max_seconds,
                     max_retry_after=config.max_retry_after_seconds, refresh_margin=config.token_refresh_margin_seconds)
     return DmsClient(connection, secrets, policy, allowlist(hub), headers, transport=transport)
@@ -271,7 +275,7 @@ async def test_connection(hub, org_id, connection_id, resource: str | None = Non
     started = time.monotonic()
     try:
         resource = resource or next(r for r in RESOURCES if endpoints.get(r))
-        async with client_for(hub, connection, await secrets_of(connection)) as client:
+        async with client_for(hub, connection, await secrets_of(connection), retry_attempts=0) as client:
             await client.get(endpoints[resource], paging.first(1, None))
     except DmsError as error:
         message = str(error)

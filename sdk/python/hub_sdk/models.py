@@ -325,16 +325,6 @@ class AuthenticationOut(BaseModel):
     refresh_configuration: dict[str, Any] | None = None
 
 
-class BatchOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    contacts: list[dict[str, Any]]
-    status_codes: list[int] | None = Field(None, alias="statusCodes")
-    errors: dict[str, dict[str, Any]] | None = None
-
-
 class BillingCustomerOut(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -409,53 +399,6 @@ class CamelPagination(BaseModel):
     limit: int
     offset: int
     has_more: bool = Field(..., alias="hasMore")
-
-
-Lists = TypeAliasType(
-    "Lists",
-    Annotated[list[Annotated[int, Field(ge=0, le=2147483647)]], Field(max_length=1000)],
-)
-
-
-class CampaignContactsOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    contacts: list[dict[str, Any]]
-
-
-Lists1 = TypeAliasType(
-    "Lists1",
-    Annotated[list[Annotated[int, Field(ge=0, le=2147483647)]], Field(max_length=1000)],
-)
-
-
-class CampaignOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    campaign: dict[str, Any]
-
-
-class CampaignsOfContactOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    campaigns: dict[str, dict[str, Any]]
-
-
-class CampaignsOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    campaigns: dict[str, dict[str, Any]]
 
 
 class CancelBody(BaseModel):
@@ -637,12 +580,6 @@ class ConnectionOut(BaseModel):
     created_at: str
 
 
-Tags = TypeAliasType(
-    "Tags",
-    Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=100)],
-)
-
-
 class ContactCreate(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -678,8 +615,8 @@ class ContactOut(BaseModel):
     created_at: str = Field(..., alias="createdAt")
 
 
-Tags1 = TypeAliasType(
-    "Tags1",
+Tags = TypeAliasType(
+    "Tags",
     Annotated[
         list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=50)
     ],
@@ -697,18 +634,9 @@ class ContactUpdate(BaseModel):
     company: constr(max_length=200) | None = None
     company_id: constr(max_length=64) | None = Field(None, alias="companyId")
     position: constr(max_length=100) | None = None
-    tags: Tags1 | None = None
+    tags: Tags | None = None
     status: Literal["active", "inactive"] | None = None
     notes: constr(max_length=10000) | None = None
-
-
-class ContactsOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    contacts: dict[str, dict[str, Any]]
 
 
 class ContentPart(BaseModel):
@@ -868,40 +796,6 @@ class DmsTestRequest(BaseModel):
     ) = None
 
 
-class DncBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    reason: conint(ge=0, le=3) | None = Field(
-        None, description="1 unsubscribed, 2 bounced, 3 manual (default)"
-    )
-    comments: constr(max_length=1000) | None = None
-    channel_id: conint(ge=0, le=2147483647) | None = Field(None, alias="channelId")
-
-
-class DncEntry(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    channel: constr(max_length=50) | None = None
-    reason: conint(ge=0, le=3) | None = Field(
-        None,
-        description="0 contactable (lifts it), 1 unsubscribed, 2 bounced, 3 manual",
-    )
-    comments: constr(max_length=1000) | None = None
-
-
-class DncRemovedOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    contact: dict[str, Any]
-    record_found: bool = Field(..., alias="recordFound")
-
-
 class EmailAttachment(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -916,34 +810,6 @@ class EmailAttachment(BaseModel):
     )
 
 
-Lists2 = TypeAliasType(
-    "Lists2",
-    Annotated[list[Annotated[int, Field(ge=0, le=2147483647)]], Field(max_length=1000)],
-)
-
-
-class EmailBody(BaseModel):
-    """
-    An email: tokens `{contactfield=alias}` (or `{contactfield=alias|default}`) and
-    `{unsubscribe_url}`; links are tracked, an open pixel is added.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    name: constr(max_length=191) | None = None
-    subject: constr(max_length=998) | None = None
-    custom_html: constr(max_length=500000) | None = Field(None, alias="customHtml")
-    plain_text: constr(max_length=500000) | None = Field(None, alias="plainText")
-    email_type: Literal["template", "list"] | None = Field(None, alias="emailType")
-    lists: Lists2 | None = None
-    is_published: bool | None = Field(None, alias="isPublished")
-    from_address: EmailStr | None = Field(None, alias="fromAddress")
-    from_name: constr(max_length=255) | None = Field(None, alias="fromName")
-    reply_to_address: EmailStr | None = Field(None, alias="replyToAddress")
-
-
 class EmailContent(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -951,42 +817,6 @@ class EmailContent(BaseModel):
     )
     text: constr(max_length=1000000) | None = None
     html: constr(max_length=1000000) | None = None
-
-
-Lists3 = TypeAliasType(
-    "Lists3",
-    Annotated[list[Annotated[int, Field(ge=0, le=2147483647)]], Field(max_length=1000)],
-)
-
-
-class EmailNew(BaseModel):
-    """
-    A new email: tokens `{contactfield=alias}` (or `{contactfield=alias|default}`) and
-    `{unsubscribe_url}`; links are tracked, an open pixel is added.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    name: constr(min_length=1, max_length=191)
-    subject: constr(max_length=998) | None = None
-    custom_html: constr(max_length=500000) | None = Field(None, alias="customHtml")
-    plain_text: constr(max_length=500000) | None = Field(None, alias="plainText")
-    email_type: Literal["template", "list"] | None = Field(None, alias="emailType")
-    lists: Lists3 | None = None
-    is_published: bool | None = Field(None, alias="isPublished")
-    from_address: EmailStr | None = Field(None, alias="fromAddress")
-    from_name: constr(max_length=255) | None = Field(None, alias="fromName")
-    reply_to_address: EmailStr | None = Field(None, alias="replyToAddress")
-
-
-class EmailOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    email: dict[str, Any]
 
 
 class EmailRequest1(BaseModel):
@@ -1049,15 +879,6 @@ class EmailRequest(RootModel[EmailRequest1 | EmailRequest2]):
         description="Seed 001's EmailRequest: `content` (text and/or html) and `subject`, or a template\n(`template_id` + `template_data`), which gives whatever the body leaves out.",
         title="EmailRequest",
     )
-
-
-class EmailsOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    emails: dict[str, dict[str, Any]]
 
 
 class EmbeddingFeatures(BaseModel):
@@ -1160,40 +981,6 @@ class ErrorResponse(BaseModel):
         populate_by_name=True,
     )
     error: ErrorBody
-
-
-class EventBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    id: conint(ge=0, le=2147483647) | constr(max_length=255) | None = None
-    name: constr(max_length=191) | None = None
-    description: constr(max_length=65535) | None = None
-    type: constr(max_length=50)
-    event_type: Literal["action", "decision"] | None = Field(None, alias="eventType")
-    order: conint(ge=0, le=1000) | None = None
-    properties: dict[str, Any] | None = None
-    trigger_mode: Literal["immediate", "interval"] | None = Field(
-        None, alias="triggerMode"
-    )
-    trigger_interval: conint(ge=0, le=10000) | None = Field(
-        None, alias="triggerInterval"
-    )
-    trigger_interval_unit: Literal["i", "h", "d", "m", "y"] | None = Field(
-        None, alias="triggerIntervalUnit"
-    )
-    parent: conint(ge=0, le=2147483647) | constr(max_length=255) | None = None
-    decision_path: Literal["yes", "no"] | None = Field(None, alias="decisionPath")
-
-
-class EventLogOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    events: list[dict[str, Any]]
 
 
 class EventTypeOut(BaseModel):
@@ -1340,13 +1127,6 @@ class ExportRequest(BaseModel):
     tenant_id: constr(max_length=64)
     start_date: AwareDatetime | None = None
     end_date: AwareDatetime | None = None
-
-
-class FieldsOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
 
 
 class FileInfo(BaseModel):
@@ -1858,15 +1638,6 @@ class LightdashOk(BaseModel):
     results: Any | None = None
 
 
-class ListsOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    total: int
-    lists: dict[str, dict[str, Any]]
-
-
 class LivenessResponse(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -1976,33 +1747,6 @@ class MarkedAllRead(BaseModel):
         populate_by_name=True,
     )
     updated: int
-
-
-class MauticContactOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    contact: dict[str, Any]
-
-
-class MauticErrorItem(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    code: int
-    message: str
-    details: Any | None = None
-    type: str | None = None
-
-
-class MauticErrors(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    errors: list[MauticErrorItem]
 
 
 class MemberCreate(BaseModel):
@@ -2444,17 +2188,6 @@ class NamedToolChoice(BaseModel):
     function: NamedFunction
 
 
-class NoBody(BaseModel):
-    """
-    No body is needed; any is ignored.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-
-
 class NodePort(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -2727,15 +2460,6 @@ class PluginUpdate(BaseModel):
         populate_by_name=True,
     )
     enabled: bool
-
-
-class PointsBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    event_name: constr(max_length=255) | None = Field(None, alias="eventName")
-    action_name: constr(max_length=255) | None = Field(None, alias="actionName")
 
 
 class Position1(BaseModel):
@@ -3119,103 +2843,6 @@ class SecretRotate(BaseModel):
     secret: constr(min_length=16, max_length=255) | None = None
 
 
-class SegmentContactsBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    ids: list[conint(ge=0, le=2147483647)] = Field(..., max_length=1000)
-
-
-Filter = TypeAliasType(
-    "Filter",
-    Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=100)],
-)
-
-
-class SegmentFilter(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    glue: Literal["and", "or"] | None = None
-    field: constr(max_length=191)
-    object: constr(max_length=20) | None = None
-    type: constr(max_length=50) | None = None
-    operator: Literal[
-        "=",
-        "!=",
-        "neq",
-        "empty",
-        "!empty",
-        "like",
-        "!like",
-        "contains",
-        "startsWith",
-        "endsWith",
-        "in",
-        "!in",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "regexp",
-    ] = Field(..., description="the operators the Hub evaluates (Mautic's names)")
-    filter: (
-        constr(max_length=255)
-        | conint(ge=-2147483648, le=2147483647)
-        | confloat(ge=-1000000000000000.0, le=1000000000000000.0)
-        | Filter
-        | None
-    ) = None
-    display: constr(max_length=255) | None = None
-
-
-Filters2 = TypeAliasType(
-    "Filters2", Annotated[list[SegmentFilter], Field(max_length=50)]
-)
-
-
-class SegmentNew(BaseModel):
-    """
-    A new segment: without filters it is static (members by hand).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    name: constr(min_length=1, max_length=191)
-    alias: constr(max_length=191) | None = None
-    description: constr(max_length=65535) | None = None
-    is_published: bool | None = Field(None, alias="isPublished")
-    is_global: bool | None = Field(None, alias="isGlobal")
-    filters: Filters2 | None = None
-
-
-class SegmentOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    list: dict[str, Any]
-
-
-Lists4 = TypeAliasType(
-    "Lists4",
-    Annotated[list[Annotated[int, Field(ge=0, le=2147483647)]], Field(max_length=1000)],
-)
-
-
-class SendBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    lists: Lists4 | None = None
-    limit: conint(ge=0, le=100000) | None = None
-
-
 class SendGridEvent(BaseModel):
     """
     One event of SendGrid's Event Webhook (the fields the Hub reads; the array is signed whole).
@@ -3242,25 +2869,6 @@ class SendGridEvent(BaseModel):
     hub_message_id: constr(max_length=64) | None = Field(
         None, description="the custom arg the Hub sends with each email"
     )
-
-
-class SendOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    success: int
-    sent_count: int = Field(..., alias="sentCount")
-    failed_recipients: int = Field(..., alias="failedRecipients")
-    failed_count: int = Field(..., alias="failedCount")
-
-
-class SendToContactBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    tokens: dict[str, constr(max_length=10000)] | None = None
 
 
 class SmsRequest1(BaseModel):
@@ -3452,16 +3060,6 @@ class SubscriptionOut(BaseModel):
     past_due_since: str | None
     created_at: str
     updated_at: str
-
-
-class SuccessOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    success: int | bool
-    failed: list[str] | None = None
-    details: dict[str, dict[str, bool]] | None = None
 
 
 class SuppressionCreate(BaseModel):
@@ -3928,33 +3526,6 @@ class TicketUpdate(BaseModel):
     )
 
 
-class TokenBody(BaseModel):
-    """
-    OAuth2 token request (form-encoded).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    grant_type: Literal["client_credentials", "refresh_token"]
-    client_id: constr(max_length=255) = Field(..., description="the Hub API key's id")
-    client_secret: constr(max_length=255) = Field(..., description="the Hub API key")
-    refresh_token: constr(max_length=255) | None = None
-
-
-class TokenOut(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    access_token: str
-    expires_in: int
-    token_type: str
-    scope: str | None = None
-    refresh_token: str
-
-
 class Tool(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -4259,8 +3830,8 @@ class WebhookReceived(BaseModel):
     duplicate: bool
 
 
-Events2 = TypeAliasType(
-    "Events2",
+Events = TypeAliasType(
+    "Events",
     Annotated[
         list[Annotated[str, Field(max_length=100)]], Field(max_length=100, min_length=1)
     ],
@@ -4273,7 +3844,7 @@ class WebhookUpdate(BaseModel):
         populate_by_name=True,
     )
     url: constr(min_length=1, max_length=2048) | None = None
-    events: Events2 | None = None
+    events: Events | None = None
     secret: constr(min_length=16, max_length=255) | None = None
     description: constr(max_length=255) | None = None
     is_active: bool | None = None
@@ -4468,6 +4039,12 @@ class WorkflowTemplate(BaseModel):
 
 
 class WorkflowTrigger(BaseModel):
+    """
+    `event`: `config` is `{"event_type": <a type of GET /api/v1/events/types>, "filter":
+    {field: value}}` (optional): the workflow starts on each such event of its organization whose
+    data has those values, with the data as input (event_triggers.py).
+    """
+
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -4595,45 +4172,6 @@ class Authentication(BaseModel):
     refresh_configuration: RefreshConfiguration | None = None
 
 
-Events = TypeAliasType("Events", Annotated[list[EventBody], Field(max_length=100)])
-
-
-class CampaignBody(BaseModel):
-    """
-    A campaign: `lists` (segment ids) and `events` (ids "new..." for new ones; `parent`
-    names another event of the list).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    name: constr(max_length=191) | None = None
-    description: constr(max_length=65535) | None = None
-    is_published: bool | None = Field(None, alias="isPublished")
-    lists: Lists | None = None
-    events: Events | None = None
-    canvas_settings: dict[str, Any] | None = Field(None, alias="canvasSettings")
-
-
-class CampaignNew(BaseModel):
-    """
-    A new campaign: `lists` (segment ids) and `events` (ids "new..." for new ones; `parent`
-    names another event of the list).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    name: constr(min_length=1, max_length=191)
-    description: constr(max_length=65535) | None = None
-    is_published: bool | None = Field(None, alias="isPublished")
-    lists: Lists1 | None = None
-    events: Events | None = None
-    canvas_settings: dict[str, Any] | None = Field(None, alias="canvasSettings")
-
-
 Tools = TypeAliasType("Tools", Annotated[list[Tool], Field(max_length=128)])
 
 
@@ -4750,40 +4288,6 @@ class ConnectionUpdate(BaseModel):
         constr(pattern=r"^[A-Za-z0-9-]+$", min_length=1, max_length=64) | None
     ) = None
     sync_frequency: Literal["manual", "hourly", "daily"] | None = None
-
-
-DoNotContact = TypeAliasType(
-    "DoNotContact", Annotated[list[DncEntry], Field(max_length=20)]
-)
-
-
-class ContactBody(BaseModel):
-    """
-    A contact's fields by alias (title, firstname, lastname, company, position, email,
-    mobile, phone, fax, address1, address2, city, state, zipcode, country, preferred_locale,
-    timezone, attribution_date, attribution, website, facebook, foursquare, instagram, linkedin,
-    skype, twitter), `tags` ("-name" removes one), `points` (on creation), `doNotContact`,
-    `lastActive`. JSON or form-encoded.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    id: conint(ge=0, le=2147483647) | None = None
-    email: EmailStr | None = None
-    firstname: constr(max_length=255) | None = None
-    lastname: constr(max_length=255) | None = None
-    company: constr(max_length=255) | None = None
-    position: constr(max_length=255) | None = None
-    phone: constr(max_length=255) | None = None
-    mobile: constr(max_length=255) | None = None
-    city: constr(max_length=255) | None = None
-    country: constr(max_length=255) | None = None
-    points: conint(ge=-2147483648, le=2147483647) | None = None
-    tags: Tags | constr(max_length=255) | None = None
-    do_not_contact: DoNotContact | None = Field(None, alias="doNotContact")
-    last_active: constr(max_length=50) | None = Field(None, alias="lastActive")
 
 
 class ContactList(BaseModel):
@@ -5274,23 +4778,6 @@ class RunOut(BaseModel):
     user_id: str | None = Field(..., alias="userId")
     created_at: str = Field(..., alias="createdAt")
     finished_at: str | None = Field(..., alias="finishedAt")
-
-
-class SegmentBody(BaseModel):
-    """
-    A segment: without filters it is static (members by hand).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    name: constr(max_length=191) | None = None
-    alias: constr(max_length=191) | None = None
-    description: constr(max_length=65535) | None = None
-    is_published: bool | None = Field(None, alias="isPublished")
-    is_global: bool | None = Field(None, alias="isGlobal")
-    filters: Filters2 | None = None
 
 
 class SubscriptionList(BaseModel):
