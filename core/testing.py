@@ -421,11 +421,13 @@ class EventRecorder:
     def types(self, org_id: Any) -> list[str]:
         return [e.type for e in self.of(org_id)]
 
-    async def wait_for(self, org_id: Any, event_type: str, timeout: float = WAIT_SECONDS) -> Any:
-        """The first event of this type and organization, waiting for it if need be."""
+    async def wait_for(self, org_id: Any, event_type: str, timeout: float = WAIT_SECONDS, count: int = 1) -> Any:
+        """The first event of this type and organization, waiting until `count` of them have
+        arrived if need be (events are delivered one by one after their commits)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not (found := self.of(org_id, event_type)):
-            assert asyncio.get_running_loop().time() < deadline, f"no {event_type} event: {self.types(org_id)}"
+        while len(found := self.of(org_id, event_type)) < count:
+            assert asyncio.get_running_loop().time() < deadline, \
+                f"{len(found)} of {count} {event_type} events: {self.types(org_id)}"
             await asyncio.sleep(0.02)
         return found[0]
 
